@@ -1,0 +1,3 @@
+export * from './env.js'
+export * from './env-types.js'
+export * from './logger.js'

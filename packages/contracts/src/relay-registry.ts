@@ -1,0 +1,12 @@
+import { z } from 'zod'
+
+/** What a relay announces about itself in Redis, so workers can reach its internal API. */
+export const relayAnnouncementSchema = z.object({
+  relayId: z.string().min(1),
+  /** Base URL of the relay's internal listener, e.g. `http://10.0.3.7:4001`. */
+  internalUrl: z.string().url(),
+  startedAt: z.number().int().nonnegative(),
+  /** How often the relay refreshes its heartbeat, so a reader knows when to call it dead. */
+  heartbeatIntervalMs: z.number().int().positive(),
+})
+export type RelayAnnouncement = z.infer<typeof relayAnnouncementSchema>
