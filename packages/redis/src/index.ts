@@ -1,1 +1,2 @@
-export {}
+export * from './relay-registry.js'
+export * from './inbound-queue.js'

@@ -1,0 +1,106 @@
+import type { Redis } from 'ioredis'
+import { relayAnnouncementSchema } from '@mediator/contracts'
+import type { RedisKeys, RelayAnnouncement } from '@mediator/contracts'
+
+/**
+ * A relay is alive while its heartbeat key exists. The key lives this many heartbeat intervals, so one
+ * late or lost beat (a GC pause, a Redis failover) does not make a slow relay look dead.
+ */
+export const RELAY_HEARTBEAT_TTL_FACTOR = 3
+
+/**
+ * Where relays say where their internal API is and that they are still there. Relays call
+ * `announce` / `heartbeat` / `withdraw`; workers call `get` / `isAlive` / `listAlive` to tell a dead relay
+ * (drop its sessions, queue the message) from a slow one (its heartbeat is still fresh: retry later).
+ */
+export class RelayRegistry {
+  public constructor(
+    private readonly redis: Redis,
+    private readonly keys: RedisKeys,
+  ) {}
+
+  /** Writes the announcement and starts the heartbeat. Also used by every beat (see `heartbeat`). */
+  public async announce(announcement: RelayAnnouncement): Promise<void> {
+    const a = relayAnnouncementSchema.parse(announcement)
+    const ttlMs = a.heartbeatIntervalMs * RELAY_HEARTBEAT_TTL_FACTOR
+    await this.redis
+      .multi()
+      .hset(this.keys.relays, a.relayId, JSON.stringify(a))
+      .set(this.keys.relayHeartbeat(a.relayId), String(Date.now()), 'PX', ttlMs)
+      .exec()
+      .then(throwOnExecError)
+  }
+
+  /**
+   * Refreshes the heartbeat. It rewrites the announcement too, so a Redis that lost its data (restart
+   * without AOF) learns about the relay again at the next beat.
+   */
+  public async heartbeat(announcement: RelayAnnouncement): Promise<void> {
+    await this.announce(announcement)
+  }
+
+  /** Removes the relay at once, so workers stop sending to it before its heartbeat would expire. */
+  public async withdraw(relayId: string): Promise<void> {
+    await this.redis
+      .multi()
+      .del(this.keys.relayHeartbeat(relayId))
+      .hdel(this.keys.relays, relayId)
+      .exec()
+      .then(throwOnExecError)
+  }
+
+  /** The relay's announcement, alive or not; null if it never announced or withdrew. */
+  public async get(relayId: string): Promise<RelayAnnouncement | null> {
+    const raw = await this.redis.hget(this.keys.relays, relayId)
+    return raw === null ? null : parseAnnouncement(raw)
+  }
+
+  public async isAlive(relayId: string): Promise<boolean> {
+    return (await this.redis.exists(this.keys.relayHeartbeat(relayId))) === 1
+  }
+
+  /** Every relay whose heartbeat is fresh. Entries of dead relays are left for `pruneDead`. */
+  public async listAlive(): Promise<RelayAnnouncement[]> {
+    const all = await this.redis.hgetall(this.keys.relays)
+    const ids = Object.keys(all)
+    if (ids.length === 0) return []
+    const pipeline = this.redis.pipeline()
+    for (const id of ids) pipeline.exists(this.keys.relayHeartbeat(id))
+    const results = (await pipeline.exec()) ?? []
+    const alive: RelayAnnouncement[] = []
+    ids.forEach((id, i) => {
+      const [err, exists] = results[i] ?? [null, 0]
+      const raw = all[id]
+      if (!err && exists === 1 && raw !== undefined) {
+        const a = parseAnnouncement(raw)
+        if (a) alive.push(a)
+      }
+    })
+    return alive
+  }
+
+  /** Removes announcements whose heartbeat expired (relays that died without withdrawing). */
+  public async pruneDead(): Promise<string[]> {
+    const ids = await this.redis.hkeys(this.keys.relays)
+    const dead: string[] = []
+    for (const id of ids) {
+      if (!(await this.isAlive(id))) dead.push(id)
+    }
+    if (dead.length > 0) await this.redis.hdel(this.keys.relays, ...dead)
+    return dead
+  }
+}
+
+function parseAnnouncement(raw: string): RelayAnnouncement | null {
+  try {
+    const parsed = relayAnnouncementSchema.safeParse(JSON.parse(raw))
+    return parsed.success ? parsed.data : null
+  } catch {
+    return null
+  }
+}
+
+function throwOnExecError(results: Array<[Error | null, unknown]> | null): void {
+  if (results === null) throw new Error('Redis transaction aborted')
+  for (const [err] of results) if (err) throw err
+}

@@ -1,0 +1,99 @@
+import { createServer } from 'node:net'
+import { Queue } from 'bullmq'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { INBOUND_JOB_VERSION, INBOUND_QUEUE_NAME, RedisKeys, inboundJobSchema } from '@mediator/contracts'
+import { createTestRedisPrefix } from '@mediator/test-support'
+import type { TestRedisPrefix } from '@mediator/test-support'
+import { createFailFastRedis, InboundQueue, InboundQueueUnavailableError, socketEventJobId } from '../src/index.js'
+import type { Redis } from 'ioredis'
+
+async function unusedPort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const address = server.address()
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+  if (address === null || typeof address === 'string') throw new Error('no port')
+  return address.port
+}
+
+describe('InboundQueue', () => {
+  let t: TestRedisPrefix
+  let keys: RedisKeys
+  let redis: Redis
+  let inbound: InboundQueue
+  let reader: Queue
+
+  beforeAll(async () => {
+    t = await createTestRedisPrefix('inbound-queue')
+    keys = new RedisKeys(t.prefix)
+    redis = createFailFastRedis(t.redisUrl)
+    inbound = new InboundQueue({ connection: redis, keys, attempts: 7, backoffMs: 250 })
+    reader = new Queue(INBOUND_QUEUE_NAME, { connection: { url: t.redisUrl }, prefix: keys.bullPrefix })
+  })
+
+  afterAll(async () => {
+    await inbound.close()
+    await reader.close()
+    redis.disconnect()
+    await t.cleanup()
+  })
+
+  const message = {
+    v: INBOUND_JOB_VERSION,
+    kind: 'message' as const,
+    relayId: 'relay-a',
+    socketId: 'sock-1',
+    transport: 'ws' as const,
+    messageId: 'msg-1',
+    receivedAt: 1_700_000_000_000,
+    payload: '{"protected":"x"}',
+    replyExpected: false,
+    headers: { 'x-forwarded-for': '10.0.0.1' },
+  }
+
+  it('stores a message as one job named after its kind, with the message id as job id', async () => {
+    await inbound.addMessage(message)
+    const job = await reader.getJob('msg-1')
+    expect(job?.name).toBe('message')
+    expect(inboundJobSchema.parse(job?.data)).toEqual(message)
+    expect(job?.opts.attempts).toBe(7)
+    expect(job?.opts.backoff).toEqual({ type: 'exponential', delay: 250 })
+  })
+
+  it('makes a retried add of the same message a no-op', async () => {
+    await inbound.addMessage({ ...message, messageId: 'msg-2' })
+    await inbound.addMessage({ ...message, messageId: 'msg-2', payload: 'changed' })
+    const job = await reader.getJob('msg-2')
+    expect(job?.data.payload).toBe(message.payload)
+    const ids = (await reader.getJobs(['waiting'])).map((j) => j.id)
+    expect(ids.filter((id) => id === 'msg-2')).toHaveLength(1)
+  })
+
+  it('stores socket events under ids derived from the socket id', async () => {
+    const ref = { v: INBOUND_JOB_VERSION, relayId: 'relay-a', socketId: 'sock-9', transport: 'ws' as const }
+    await inbound.addSocketOpened({ ...ref, kind: 'socket-opened', at: 1, headers: {} })
+    await inbound.addSocketClosed({ ...ref, kind: 'socket-closed', at: 2, code: 1001, reason: 'going away' })
+    const opened = await reader.getJob(socketEventJobId('sock-9', 'opened'))
+    const closed = await reader.getJob(socketEventJobId('sock-9', 'closed'))
+    expect(opened?.name).toBe('socket-opened')
+    expect(closed?.data).toMatchObject({ kind: 'socket-closed', code: 1001 })
+  })
+
+  it('refuses a payload that breaks the contract', async () => {
+    await expect(inbound.addMessage({ ...message, messageId: '' })).rejects.toThrow()
+    await expect(reader.getJob('')).resolves.toBeUndefined()
+  })
+
+  it('fails fast with InboundQueueUnavailableError when Redis does not answer', async () => {
+    const port = await unusedPort()
+    const dead = createFailFastRedis(`redis://127.0.0.1:${port}`)
+    const q = new InboundQueue({ connection: dead, keys, addTimeoutMs: 300 })
+    try {
+      await expect(q.addMessage({ ...message, messageId: 'never' })).rejects.toBeInstanceOf(InboundQueueUnavailableError)
+    } finally {
+      dead.disconnect()
+      await q.close().catch(() => undefined)
+    }
+    expect(await reader.getJob('never')).toBeUndefined()
+  })
+})
