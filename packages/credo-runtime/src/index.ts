@@ -1,1 +1,5 @@
-export {}
+export * from './agent-dependencies.js'
+export * from './credo-logger.js'
+export * from './http-ws-inbound-transport.js'
+export * from './storage-module.js'
+export * from './create-agent.js'

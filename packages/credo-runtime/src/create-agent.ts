@@ -1,0 +1,41 @@
+import { Agent, Kms, LogLevel, type BaseRecord, type Logger, type StorageService } from '@credo-ts/core'
+import { DidCommModule, type DidCommModuleConfigOptions } from '@credo-ts/didcomm'
+import { agentDependencies } from './agent-dependencies.js'
+import { StorageServiceModule } from './storage-module.js'
+
+export interface CreateCredoAgentOptions<Options extends DidCommModuleConfigOptions> {
+  /** The key management backend (our sodium-native KMS in production). */
+  kms: Kms.KeyManagementService
+  /** The storage service (our Postgres storage in production). */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- one instance serves every record class
+  storage: StorageService<BaseRecord<any, any, any>>
+  didcomm: Options
+  logger?: Logger
+}
+
+/**
+ * Assembles a Credo 0.6.3 agent on our own platform pieces: Node agent dependencies, the given KMS and
+ * storage, and the DIDComm module under the `didcomm` key (Credo only exposes `agent.didcomm` then).
+ */
+export function createCredoAgent<Options extends DidCommModuleConfigOptions>(options: CreateCredoAgentOptions<Options>) {
+  return new Agent({
+    config: {
+      logger: options.logger,
+      // Storage is provisioned with the current framework version; an old store must be migrated
+      // on purpose, not as a side effect of a worker starting.
+      autoUpdateStorageOnStartup: false,
+    },
+    dependencies: agentDependencies,
+    modules: {
+      kms: new Kms.KeyManagementModule({ backends: [options.kms] }),
+      storage: new StorageServiceModule(options.storage),
+      didcomm: new DidCommModule(options.didcomm),
+    },
+  })
+}
+
+export type CredoAgent<Options extends DidCommModuleConfigOptions = DidCommModuleConfigOptions> = ReturnType<
+  typeof createCredoAgent<Options>
+>
+
+export { LogLevel }
