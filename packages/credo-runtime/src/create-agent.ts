@@ -1,4 +1,4 @@
-import { Agent, Kms, LogLevel, type BaseRecord, type Logger, type StorageService } from '@credo-ts/core'
+import { Agent, CacheModule, InMemoryLruCache, Kms, LogLevel, type BaseRecord, type Logger, type StorageService } from '@credo-ts/core'
 import { DidCommModule, type DidCommModuleConfigOptions } from '@credo-ts/didcomm'
 import { agentDependencies } from './agent-dependencies.js'
 import { StorageServiceModule } from './storage-module.js'
@@ -11,6 +11,8 @@ export interface CreateCredoAgentOptions<Options extends DidCommModuleConfigOpti
   storage: StorageService<BaseRecord<any, any, any>>
   didcomm: Options
   logger?: Logger
+  /** Entries of the per-process DID resolution cache (default 1,000). */
+  cacheLimit?: number
 }
 
 /**
@@ -29,6 +31,10 @@ export function createCredoAgent<Options extends DidCommModuleConfigOptions>(opt
     modules: {
       kms: new Kms.KeyManagementModule({ backends: [options.kms] }),
       storage: new StorageServiceModule(options.storage),
+      // Credo's default cache is one record in the StorageService: with many workers on one database
+      // it would be a record every worker rewrites on every DID resolution. What it caches (resolved
+      // DID documents) is cheap to hold per process, so each process keeps its own.
+      cache: new CacheModule({ cache: new InMemoryLruCache({ limit: options.cacheLimit ?? 1_000 }) }),
       didcomm: new DidCommModule(options.didcomm),
     },
   })
