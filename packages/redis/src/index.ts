@@ -1,2 +1,6 @@
 export * from './relay-registry.js'
 export * from './inbound-queue.js'
+export * from './pickup-queue.js'
+export * from './pickup-queue-errors.js'
+export * from './pickup-queue-keys.js'
+export * from './pickup-queue-options.js'

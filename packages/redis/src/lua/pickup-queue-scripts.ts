@@ -1,0 +1,230 @@
+/**
+ * Lua scripts behind RedisPickupQueue. Each public operation is one script, so it is one atomic step
+ * and one round trip however many workers call it at once.
+ *
+ * They live in a TypeScript module rather than in .lua files because `tsc` does not copy non-TS
+ * files to dist/, and reading files relative to import.meta.url breaks under bundlers.
+ *
+ * Every script gets the same KEYS and the same first ARGV (see PICKUP_QUEUE_KEY_COUNT and the
+ * prelude), followed by its own arguments from ARGV[5] on. Per-recipient index keys are derived from
+ * ARGV[1] inside the script (not declared in KEYS): that is fine on a single Redis primary, which is
+ * what the mediator targets, and is one reason this layout is not Redis Cluster ready.
+ */
+
+/** KEYS order shared by every pickup-queue script. */
+export const PICKUP_QUEUE_KEY_COUNT = 9
+
+const prelude = `
+local K_PENDING, K_INFLIGHT, K_AGE, K_PAYLOAD, K_META, K_STATE, K_RCPT, K_OLDEST, K_EXPIRED =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
+local RCPT_PREFIX = ARGV[1]
+local NOW = tonumber(ARGV[2])
+local MAX_AGE = tonumber(ARGV[3])
+local CID = ARGV[4]
+
+-- A negative clock means "use the Redis server clock", so that workers whose clocks drift still
+-- agree on lease deadlines and retention.
+if NOW == nil or NOW < 0 then
+  local t = redis.call('TIME')
+  NOW = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+local function meta_of(id)
+  local raw = redis.call('HGET', K_META, id)
+  if not raw then return nil end
+  return cjson.decode(raw)
+end
+
+-- Deletes one message and every index entry pointing at it. Returns true if it existed.
+local function drop(id, m)
+  m = m or meta_of(id)
+  if not m then return false end
+  redis.call('ZREM', K_PENDING, id)
+  redis.call('ZREM', K_INFLIGHT, id)
+  redis.call('ZREM', K_AGE, id)
+  for _, did in ipairs(m.d) do redis.call('ZREM', RCPT_PREFIX .. did, id) end
+  redis.call('HDEL', K_META, id)
+  redis.call('HDEL', K_PAYLOAD, id)
+  redis.call('HINCRBY', K_STATE, 'bytes', -m.b)
+  return true
+end
+
+-- Puts a message back among the pending ones at its original position (score = add sequence).
+local function make_pending(id)
+  local m = meta_of(id)
+  redis.call('ZREM', K_INFLIGHT, id)
+  if not m then return end
+  redis.call('ZADD', K_PENDING, m.s, id)
+  for _, did in ipairs(m.d) do redis.call('ZADD', RCPT_PREFIX .. did, m.s, id) end
+end
+
+local function requeue_leases_until(deadline)
+  local ids = redis.call('ZRANGEBYSCORE', K_INFLIGHT, '-inf', deadline)
+  for _, id in ipairs(ids) do make_pending(id) end
+  return #ids
+end
+
+-- Retention: removes what was queued more than MAX_AGE ago and counts it, so expiry is never silent.
+local function expire_old()
+  if MAX_AGE <= 0 then return 0 end
+  local ids = redis.call('ZRANGEBYSCORE', K_AGE, '-inf', '(' .. tostring(NOW - MAX_AGE))
+  for _, id in ipairs(ids) do drop(id) end
+  if #ids > 0 then redis.call('INCRBY', K_EXPIRED, #ids) end
+  return #ids
+end
+
+-- Keeps the cross-connection retention index right, and removes the bookkeeping of an empty queue
+-- so that a connection with nothing queued leaves no key behind.
+local function sync_index()
+  local first = redis.call('ZRANGE', K_AGE, 0, 0, 'WITHSCORES')
+  if #first == 0 then
+    redis.call('ZREM', K_OLDEST, CID)
+    local dids = redis.call('SMEMBERS', K_RCPT)
+    for _, did in ipairs(dids) do redis.call('DEL', RCPT_PREFIX .. did) end
+    redis.call('DEL', K_STATE, K_RCPT, K_PENDING, K_INFLIGHT, K_PAYLOAD, K_META)
+  else
+    redis.call('ZADD', K_OLDEST, first[2], CID)
+  end
+end
+`
+
+/**
+ * ARGV[5] id, [6] payload JSON, [7] recipient DIDs as a JSON array, [8] receivedAt ms (or -1 for
+ * now), [9] payload bytes, [10] max messages (0 = no cap), [11] max bytes (0 = no cap).
+ * Returns {'ok', expired} or {'full', 'messages'|'bytes', limit, current, expired}.
+ */
+export const addScript = `${prelude}
+local id, payload, dids = ARGV[5], ARGV[6], cjson.decode(ARGV[7])
+local received, size = tonumber(ARGV[8]), tonumber(ARGV[9])
+local max_messages, max_bytes = tonumber(ARGV[10]), tonumber(ARGV[11])
+if received < 0 then received = NOW end
+
+local expired = expire_old()
+local count = redis.call('HLEN', K_META)
+if max_messages > 0 and count + 1 > max_messages then
+  sync_index()
+  return {'full', 'messages', max_messages, count, expired}
+end
+local bytes = tonumber(redis.call('HGET', K_STATE, 'bytes') or '0')
+if max_bytes > 0 and bytes + size > max_bytes then
+  sync_index()
+  return {'full', 'bytes', max_bytes, bytes, expired}
+end
+
+local seq = redis.call('HINCRBY', K_STATE, 'seq', 1)
+redis.call('HINCRBY', K_STATE, 'bytes', size)
+redis.call('HSET', K_PAYLOAD, id, payload)
+redis.call('HSET', K_META, id, cjson.encode({ s = seq, r = received, b = size, d = dids }))
+redis.call('ZADD', K_PENDING, seq, id)
+redis.call('ZADD', K_AGE, NOW, id)
+for _, did in ipairs(dids) do
+  redis.call('ZADD', RCPT_PREFIX .. did, seq, id)
+  redis.call('SADD', K_RCPT, did)
+end
+sync_index()
+return {'ok', expired}
+`
+
+/**
+ * ARGV[5] limit, [6] recipient DID or '' for all, [7] '1' to delete instead of leasing, [8] lease ms.
+ * Returns {expired, id1, payload1, receivedAt1, id2, ...} in queue order.
+ */
+export const takeScript = `${prelude}
+local limit, rdid, delete, lease = tonumber(ARGV[5]), ARGV[6], ARGV[7] == '1', tonumber(ARGV[8])
+local expired = expire_old()
+requeue_leases_until(NOW)
+local out = {expired}
+if limit > 0 then
+  local source = K_PENDING
+  if rdid ~= '' then source = RCPT_PREFIX .. rdid end
+  local ids = redis.call('ZRANGE', source, 0, limit - 1)
+  for _, id in ipairs(ids) do
+    local m = meta_of(id)
+    if m then
+      out[#out + 1] = id
+      out[#out + 1] = redis.call('HGET', K_PAYLOAD, id)
+      out[#out + 1] = string.format('%d', m.r)
+      if delete then
+        drop(id, m)
+      else
+        redis.call('ZREM', K_PENDING, id)
+        for _, did in ipairs(m.d) do redis.call('ZREM', RCPT_PREFIX .. did, id) end
+        redis.call('ZADD', K_INFLIGHT, NOW + lease, id)
+      end
+    else
+      -- An index entry without its message cannot be delivered; drop it so it cannot block the head.
+      redis.call('ZREM', source, id)
+      redis.call('ZREM', K_PENDING, id)
+    end
+  end
+end
+sync_index()
+return out
+`
+
+/** ARGV[5..] message ids. Returns {removed, expired}. */
+export const removeScript = `${prelude}
+local expired = expire_old()
+local removed = 0
+for i = 5, #ARGV do
+  if drop(ARGV[i]) then removed = removed + 1 end
+end
+sync_index()
+return {removed, expired}
+`
+
+/** ARGV[5] recipient DID or ''. Returns {available, expired}. */
+export const countScript = `${prelude}
+local rdid = ARGV[5]
+local expired = expire_old()
+requeue_leases_until(NOW)
+local available
+if rdid ~= '' then
+  available = redis.call('ZCARD', RCPT_PREFIX .. rdid)
+else
+  available = redis.call('ZCARD', K_PENDING)
+end
+sync_index()
+return {available, expired}
+`
+
+/** Returns {pending, inFlight, bytes, oldestQueuedAt (-1 if empty), expired}. */
+export const statsScript = `${prelude}
+local expired = expire_old()
+requeue_leases_until(NOW)
+local first = redis.call('ZRANGE', K_AGE, 0, 0, 'WITHSCORES')
+local oldest = -1
+if #first > 0 then oldest = tonumber(first[2]) end
+local result = {
+  redis.call('ZCARD', K_PENDING),
+  redis.call('ZCARD', K_INFLIGHT),
+  tonumber(redis.call('HGET', K_STATE, 'bytes') or '0'),
+  oldest,
+  expired,
+}
+sync_index()
+return result
+`
+
+/** Makes every in-flight message pending again at once. Returns {released, expired}. */
+export const releaseScript = `${prelude}
+local expired = expire_old()
+local released = requeue_leases_until('+inf')
+sync_index()
+return {released, expired}
+`
+
+/** Only applies retention. Returns {expired}. Used by the sweep. */
+export const expireScript = `${prelude}
+local expired = expire_old()
+sync_index()
+return {expired}
+`
+
+/** Deletes a connection's whole queue (not counted as expiry). Returns {deleted}. */
+export const deleteConnectionScript = `${prelude}
+local deleted = redis.call('HLEN', K_META)
+redis.call('DEL', K_AGE)
+sync_index()
+return {deleted}
+`

@@ -1,0 +1,57 @@
+import { RedisKeys } from '@mediator/contracts'
+
+/**
+ * Key layout of the pickup queue, all under `{prefix}:pq:`. One connection's queue is a handful of
+ * keys sharing `{prefix}:pq:c:{connectionId}:`; two keys are shared by all connections.
+ */
+export class PickupQueueKeys {
+  /** `{prefix}:pq` */
+  public readonly root: string
+
+  public constructor(prefix: string | RedisKeys) {
+    // RedisKeys validates the prefix, so every Redis building block accepts the same prefixes.
+    const keys = typeof prefix === 'string' ? new RedisKeys(prefix) : prefix
+    this.root = `${keys.prefix}:pq`
+  }
+
+  /** ZSET connectionId -> queue time (ms) of its oldest message: the retention sweep's work list. */
+  public get oldest(): string {
+    return `${this.root}:oldest`
+  }
+
+  /** Counter of messages removed by retention, across all connections and workers. */
+  public get expiredTotal(): string {
+    return `${this.root}:expired-total`
+  }
+
+  /** Base of one connection's keys. */
+  public connection(connectionId: string): string {
+    return `${this.root}:c:${connectionId}`
+  }
+
+  /**
+   * KEYS for a pickup-queue script, in the order the scripts expect (see PICKUP_QUEUE_KEY_COUNT):
+   * pending ZSET (id -> add sequence), in-flight ZSET (id -> lease deadline ms), age ZSET
+   * (id -> queue time ms), payload HASH (id -> envelope JSON), meta HASH (id -> JSON {s, r, b, d}),
+   * state HASH (seq, bytes), recipient SET (DIDs with an index), then the two shared keys.
+   */
+  public scriptKeys(connectionId: string): string[] {
+    const c = this.connection(connectionId)
+    return [
+      `${c}:pending`,
+      `${c}:inflight`,
+      `${c}:age`,
+      `${c}:payload`,
+      `${c}:meta`,
+      `${c}:state`,
+      `${c}:rcpt`,
+      this.oldest,
+      this.expiredTotal,
+    ]
+  }
+
+  /** Prefix of the per-recipient pending indexes: `{...}:r:{recipientDid}` ZSET id -> add sequence. */
+  public recipientPrefix(connectionId: string): string {
+    return `${this.connection(connectionId)}:r:`
+  }
+}

@@ -1,0 +1,25 @@
+import { z } from 'zod'
+
+const DAY_MS = 24 * 60 * 60 * 1000
+
+/** The tunable part of RedisPickupQueue's options; every field has a default. */
+export const pickupQueueSettingsSchema = z.object({
+  /** How long a taken, unconfirmed message stays invisible before it is delivered again. */
+  leaseMs: z.number().int().positive().default(60_000),
+  /** Retention: messages queued longer than this are removed (and counted). 0 keeps them forever. */
+  maxAgeMs: z.number().int().nonnegative().default(7 * DAY_MS),
+  /** Cap on messages (pending + in flight) per connection. 0 = no cap. */
+  maxMessagesPerConnection: z.number().int().nonnegative().default(10_000),
+  /** Cap on payload bytes (pending + in flight) per connection. 0 = no cap. */
+  maxBytesPerConnection: z.number().int().nonnegative().default(64 * 1024 * 1024),
+  /**
+   * Most messages one take returns, whatever limit the caller asks for (or when it asks for none):
+   * a take is one Lua script, and one script moving 10,000 envelopes would stall Redis for everyone.
+   */
+  maxTakeLimit: z.number().int().positive().default(100),
+  /** Connections visited per round trip by `purgeExpired()`. */
+  purgeBatchSize: z.number().int().positive().default(100),
+})
+
+export type PickupQueueSettings = z.infer<typeof pickupQueueSettingsSchema>
+export type PickupQueueSettingsInput = z.input<typeof pickupQueueSettingsSchema>

@@ -1,0 +1,316 @@
+import { randomUUID } from 'node:crypto'
+import type { AgentContext } from '@credo-ts/core'
+import type {
+  AddMessageOptions,
+  DidCommEncryptedMessage,
+  DidCommQueueTransportRepository,
+  GetAvailableMessageCountOptions,
+  QueuedDidCommMessage,
+  RemoveMessagesOptions,
+  TakeFromQueueOptions,
+} from '@credo-ts/didcomm'
+import type { ChainableCommander, Redis } from 'ioredis'
+import type { RedisKeys } from '@mediator/contracts'
+import {
+  PICKUP_QUEUE_KEY_COUNT,
+  addScript,
+  countScript,
+  deleteConnectionScript,
+  expireScript,
+  releaseScript,
+  removeScript,
+  statsScript,
+  takeScript,
+} from './lua/pickup-queue-scripts.js'
+import { PickupQueueFullError, type PickupQueueLimitKind } from './pickup-queue-errors.js'
+import { PickupQueueKeys } from './pickup-queue-keys.js'
+import {
+  pickupQueueSettingsSchema,
+  type PickupQueueSettings,
+  type PickupQueueSettingsInput,
+} from './pickup-queue-options.js'
+
+/** The part of a pino logger the queue uses, so callers can pass theirs without a pino dependency here. */
+export interface PickupQueueLogger {
+  warn(obj: object, msg: string): void
+}
+
+export interface RedisPickupQueueOptions extends PickupQueueSettingsInput {
+  /** An ioredis client; the queue defines its Lua commands on it and never closes it. */
+  redis: Redis
+  /** Deployment key prefix (or its RedisKeys); the queue lives under `{prefix}:pq:`. */
+  prefix: string | RedisKeys
+  /** Called whenever retention removed messages of a connection, from any operation or the sweep. */
+  onExpired?: (count: number, connectionId: string) => void
+  /**
+   * Milliseconds since the epoch. By default the scripts read the Redis server clock, so that all
+   * workers agree on lease deadlines whatever their own clocks say; pass a clock only in tests.
+   */
+  clock?: () => number
+  logger?: PickupQueueLogger
+}
+
+/** One connection's queue, for metrics. */
+export interface PickupQueueConnectionStats {
+  /** Available to take now (includes messages whose lease has just expired). */
+  pending: number
+  /** Taken and not yet confirmed, lease still running. */
+  inFlight: number
+  /** Payload bytes held (pending + in flight). */
+  bytes: number
+  /** When the oldest message still held was queued. */
+  oldestQueuedAt?: Date
+}
+
+export interface PickupQueueGlobalStats {
+  /** Connections that hold at least one message. */
+  connectionsWithMessages: number
+  /** Messages removed by retention since the key was created, by every worker. */
+  expiredTotal: number
+}
+
+export interface PurgeExpiredResult {
+  /** Connections the sweep visited (each had something past retention). */
+  connections: number
+  /** Messages it removed. */
+  expired: number
+}
+
+type ScriptArg = string | number
+type ScriptCommand = (...keysAndArgs: ScriptArg[]) => Promise<unknown>
+
+const commands = {
+  add: { name: 'mediatorPickupAdd', lua: addScript },
+  take: { name: 'mediatorPickupTake', lua: takeScript },
+  remove: { name: 'mediatorPickupRemove', lua: removeScript },
+  count: { name: 'mediatorPickupCount', lua: countScript },
+  stats: { name: 'mediatorPickupStats', lua: statsScript },
+  release: { name: 'mediatorPickupRelease', lua: releaseScript },
+  expire: { name: 'mediatorPickupExpire', lua: expireScript },
+  deleteConnection: { name: 'mediatorPickupDeleteConnection', lua: deleteConnectionScript },
+} as const
+type CommandKey = keyof typeof commands
+
+/**
+ * A durable, per-connection FIFO pickup queue in Redis that Credo uses as its
+ * `queueTransportRepository`. Any number of worker processes may share it: every operation is one
+ * Lua script, hence atomic and one round trip.
+ *
+ * Delivery is at least once: a taken message is leased, not deleted, until the wallet confirms it
+ * (`removeMessages`, pickup v2 `messages-received`) or the caller asked for `deleteMessages`
+ * (pickup v1, which has no confirmation). When the lease runs out it is available again, in its
+ * original place in the order.
+ */
+export class RedisPickupQueue implements DidCommQueueTransportRepository {
+  public readonly settings: PickupQueueSettings
+  public readonly keys: PickupQueueKeys
+  private readonly redis: Redis
+  private readonly onExpired?: (count: number, connectionId: string) => void
+  private readonly clock?: () => number
+  private readonly logger?: PickupQueueLogger
+
+  public constructor(options: RedisPickupQueueOptions) {
+    const { redis, prefix, onExpired, clock, logger, ...settings } = options
+    this.settings = pickupQueueSettingsSchema.parse(settings)
+    this.keys = new PickupQueueKeys(prefix)
+    this.redis = redis
+    this.onExpired = onExpired
+    this.clock = clock
+    this.logger = logger
+    for (const { name, lua } of Object.values(commands)) {
+      redis.defineCommand(name, { numberOfKeys: PICKUP_QUEUE_KEY_COUNT, lua })
+    }
+  }
+
+  public async getAvailableMessageCount(
+    _agentContext: AgentContext,
+    options: GetAvailableMessageCountOptions,
+  ): Promise<number> {
+    const [available, expired] = (await this.run('count', options.connectionId, [
+      options.recipientDid ?? '',
+    ])) as [number, number]
+    this.reportExpired(expired, options.connectionId)
+    return available
+  }
+
+  public async takeFromQueue(
+    _agentContext: AgentContext,
+    options: TakeFromQueueOptions,
+  ): Promise<QueuedDidCommMessage[]> {
+    const limit = Math.min(options.limit ?? this.settings.maxTakeLimit, this.settings.maxTakeLimit)
+    const reply = (await this.run('take', options.connectionId, [
+      Math.max(0, Math.floor(limit)),
+      options.recipientDid ?? '',
+      options.deleteMessages ? '1' : '0',
+      this.settings.leaseMs,
+    ])) as [number, ...string[]]
+    this.reportExpired(reply[0], options.connectionId)
+    const messages: QueuedDidCommMessage[] = []
+    for (let i = 1; i + 2 < reply.length; i += 3) {
+      messages.push({
+        id: reply[i] as string,
+        // Written by addMessage from a DidCommEncryptedMessage; Redis is not an untrusted source.
+        encryptedMessage: JSON.parse(reply[i + 1] as string) as DidCommEncryptedMessage,
+        receivedAt: new Date(Number(reply[i + 2])),
+      })
+    }
+    return messages
+  }
+
+  /** Queues an envelope; throws PickupQueueFullError (and queues nothing) when the connection is at its cap. */
+  public async addMessage(_agentContext: AgentContext, options: AddMessageOptions): Promise<string> {
+    const id = randomUUID()
+    const payload = JSON.stringify(options.payload)
+    const reply = (await this.run('add', options.connectionId, [
+      id,
+      payload,
+      JSON.stringify(options.recipientDids),
+      options.receivedAt ? options.receivedAt.getTime() : -1,
+      Buffer.byteLength(payload),
+      this.settings.maxMessagesPerConnection,
+      this.settings.maxBytesPerConnection,
+    ])) as ['ok', number] | ['full', PickupQueueLimitKind, number, number, number]
+    if (reply[0] === 'full') {
+      this.reportExpired(reply[4], options.connectionId)
+      throw new PickupQueueFullError(options.connectionId, reply[1], reply[2], reply[3])
+    }
+    this.reportExpired(reply[1], options.connectionId)
+    return id
+  }
+
+  public async removeMessages(_agentContext: AgentContext, options: RemoveMessagesOptions): Promise<void> {
+    await this.remove(options.connectionId, options.messageIds)
+  }
+
+  /** Like removeMessages, but says how many of the ids were still queued. */
+  public async remove(connectionId: string, messageIds: readonly string[]): Promise<number> {
+    if (messageIds.length === 0) return 0
+    const [removed, expired] = (await this.run('remove', connectionId, messageIds)) as [number, number]
+    this.reportExpired(expired, connectionId)
+    return removed
+  }
+
+  /**
+   * Makes every in-flight message of the connection available again at once, in its original
+   * order; for when the socket they were sent on closed before the wallet confirmed them.
+   */
+  public async releaseInFlight(connectionId: string): Promise<number> {
+    const [released, expired] = (await this.run('release', connectionId, [])) as [number, number]
+    this.reportExpired(expired, connectionId)
+    return released
+  }
+
+  /** Messages held for the connection, pending and in flight. */
+  public async getQueuedCount(connectionId: string): Promise<number> {
+    const stats = await this.getStats(connectionId)
+    return stats.pending + stats.inFlight
+  }
+
+  public async getStats(connectionId: string): Promise<PickupQueueConnectionStats> {
+    const [pending, inFlight, bytes, oldest, expired] = (await this.run('stats', connectionId, [])) as [
+      number,
+      number,
+      number,
+      number,
+      number,
+    ]
+    this.reportExpired(expired, connectionId)
+    return { pending, inFlight, bytes, ...(oldest >= 0 ? { oldestQueuedAt: new Date(oldest) } : {}) }
+  }
+
+  public async getGlobalStats(): Promise<PickupQueueGlobalStats> {
+    const [connections, expiredTotal] = await this.redis
+      .multi()
+      .zcard(this.keys.oldest)
+      .get(this.keys.expiredTotal)
+      .exec()
+      .then((results) => (results ?? []).map(([error, value]) => {
+        if (error) throw error
+        return value
+      }))
+    return { connectionsWithMessages: Number(connections ?? 0), expiredTotal: Number(expiredTotal ?? 0) }
+  }
+
+  /** Deletes everything queued for the connection (e.g. when the connection is deleted); not counted as expiry. */
+  public async deleteConnection(connectionId: string): Promise<number> {
+    const [deleted] = (await this.run('deleteConnection', connectionId, [])) as [number]
+    return deleted
+  }
+
+  /**
+   * Applies retention to every connection that has something past it. The retention index
+   * (connectionId -> oldest queue time) means the sweep reads only those connections, in batches of
+   * `purgeBatchSize` per round trip, however many connections hold messages. Run it from one place
+   * periodically (any worker may; concurrent sweeps are safe, just wasted work).
+   */
+  public async purgeExpired(): Promise<PurgeExpiredResult> {
+    const result: PurgeExpiredResult = { connections: 0, expired: 0 }
+    if (this.settings.maxAgeMs <= 0) return result
+    const now = await this.sweepNow()
+    const cutoff = now - this.settings.maxAgeMs
+    for (;;) {
+      const connectionIds = await this.redis.zrangebyscore(
+        this.keys.oldest,
+        '-inf',
+        `(${cutoff}`,
+        'LIMIT',
+        0,
+        this.settings.purgeBatchSize,
+      )
+      if (connectionIds.length === 0) return result
+      const pipeline = this.redis.pipeline()
+      for (const connectionId of connectionIds) {
+        this.command(pipeline, 'expire')(...this.scriptArgs(connectionId, [], now))
+      }
+      const replies = (await pipeline.exec()) ?? []
+      replies.forEach(([error, reply], index) => {
+        if (error) throw error
+        const connectionId = connectionIds[index] as string
+        const [expired] = reply as [number]
+        result.connections += 1
+        result.expired += expired
+        this.reportExpired(expired, connectionId)
+      })
+    }
+  }
+
+  private async sweepNow(): Promise<number> {
+    if (this.clock) return this.clock()
+    const [seconds, micros] = await this.redis.time()
+    return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000)
+  }
+
+  private run(command: CommandKey, connectionId: string, args: readonly ScriptArg[]): Promise<unknown> {
+    return this.command(this.redis, command)(...this.scriptArgs(connectionId, args))
+  }
+
+  private command(target: Redis | ChainableCommander, command: CommandKey): ScriptCommand {
+    // defineCommand adds the method at runtime; ioredis cannot type it.
+    const method = (target as unknown as Record<string, ScriptCommand>)[commands[command].name]
+    if (!method) throw new Error(`Redis command ${commands[command].name} is not defined`)
+    return method.bind(target)
+  }
+
+  private scriptArgs(connectionId: string, args: readonly ScriptArg[], now?: number): ScriptArg[] {
+    if (connectionId.length === 0) throw new TypeError('connectionId must not be empty')
+    return [
+      ...this.keys.scriptKeys(connectionId),
+      this.keys.recipientPrefix(connectionId),
+      now ?? (this.clock ? this.clock() : -1),
+      this.settings.maxAgeMs,
+      connectionId,
+      ...args,
+    ]
+  }
+
+  private reportExpired(count: number, connectionId: string): void {
+    if (!count) return
+    this.logger?.warn({ connectionId, expired: count }, 'pickup queue retention removed messages')
+    try {
+      this.onExpired?.(count, connectionId)
+    } catch (error) {
+      // A faulty metrics hook must not turn a successful queue operation into a failure.
+      this.logger?.warn({ connectionId, err: error }, 'onExpired callback threw')
+    }
+  }
+}

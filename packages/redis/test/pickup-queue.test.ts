@@ -1,0 +1,381 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { Redis } from 'ioredis'
+import type { AgentContext } from '@credo-ts/core'
+import type { DidCommEncryptedMessage, QueuedDidCommMessage } from '@credo-ts/didcomm'
+import { createTestRedisPrefix } from '@mediator/test-support'
+import type { TestRedisPrefix } from '@mediator/test-support'
+import { PickupQueueFullError, RedisPickupQueue } from '../src/index.js'
+import type { RedisPickupQueueOptions } from '../src/index.js'
+
+/**
+ * RedisPickupQueue never reads the agent context (Credo passes it to every repository method), so
+ * these tests need no agent; an empty object stands in for it.
+ */
+const ctx = {} as AgentContext
+
+/** A plausible envelope whose ciphertext says which message it is. */
+function envelope(label: string, padBytes = 0): DidCommEncryptedMessage {
+  return {
+    protected: 'eyJlbmMiOiJ4Y2hhY2hhMjBwb2x5MTMwNV9pZXRmIn0',
+    iv: 'aXYtZm9yLXRlc3Rz',
+    ciphertext: `${label}${'.'.repeat(padBytes)}`,
+    tag: 'dGFn',
+  }
+}
+
+const labels = (messages: QueuedDidCommMessage[]): string[] =>
+  messages.map((m) => m.encryptedMessage.ciphertext.replace(/\.+$/, ''))
+
+/** A clock moved by hand, so lease and retention tests do not depend on timing. */
+class ManualClock {
+  public nowMs = 1_800_000_000_000
+  public readonly now = (): number => this.nowMs
+  public advance(ms: number): void {
+    this.nowMs += ms
+  }
+}
+
+describe('RedisPickupQueue', () => {
+  let t: TestRedisPrefix
+  const connections: Redis[] = []
+  let redis: Redis
+
+  const connect = (): Redis => {
+    const r = new Redis(t.redisUrl)
+    connections.push(r)
+    return r
+  }
+  const createQueue = (options: Partial<RedisPickupQueueOptions> = {}): RedisPickupQueue =>
+    new RedisPickupQueue({ redis, prefix: t.prefix, ...options })
+
+  const keysUnderPrefix = async (): Promise<string[]> => {
+    const found: string[] = []
+    let cursor = '0'
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${t.prefix}:*`, 'COUNT', 1000)
+      cursor = next
+      found.push(...keys)
+    } while (cursor !== '0')
+    return found.sort()
+  }
+
+  async function addAll(queue: RedisPickupQueue, connectionId: string, items: string[], dids = ['did:key:z6Mk1']) {
+    const ids: string[] = []
+    for (const label of items) {
+      ids.push(await queue.addMessage(ctx, { connectionId, recipientDids: dids, payload: envelope(label) }))
+    }
+    return ids
+  }
+
+  beforeEach(async () => {
+    t = await createTestRedisPrefix('pickup-queue')
+    redis = connect()
+  })
+
+  afterEach(async () => {
+    for (const r of connections.splice(0)) r.disconnect()
+    await t.cleanup()
+  })
+
+  it('hands messages out in the order they were added, each once', async () => {
+    const queue = createQueue()
+    const ids = await addAll(queue, 'c1', ['m1', 'm2', 'm3', 'm4', 'm5'])
+    expect(await queue.getAvailableMessageCount(ctx, { connectionId: 'c1' })).toBe(5)
+
+    const first = await queue.takeFromQueue(ctx, { connectionId: 'c1', limit: 3 })
+    expect(labels(first)).toEqual(['m1', 'm2', 'm3'])
+    expect(first.map((m) => m.id)).toEqual(ids.slice(0, 3))
+    expect(first[0]?.encryptedMessage).toEqual(envelope('m1'))
+    expect(first[0]?.receivedAt).toBeInstanceOf(Date)
+
+    expect(labels(await queue.takeFromQueue(ctx, { connectionId: 'c1', limit: 10 }))).toEqual(['m4', 'm5'])
+    expect(await queue.takeFromQueue(ctx, { connectionId: 'c1', limit: 10 })).toEqual([])
+    expect(await queue.getAvailableMessageCount(ctx, { connectionId: 'c1' })).toBe(0)
+    expect(await queue.getStats('c1')).toMatchObject({ pending: 0, inFlight: 5 })
+  })
+
+  it('keeps the receivedAt the caller gives and keeps connections apart', async () => {
+    const queue = createQueue()
+    const receivedAt = new Date('2026-01-02T03:04:05.678Z')
+    await queue.addMessage(ctx, { connectionId: 'a', recipientDids: [], payload: envelope('a1'), receivedAt })
+    await addAll(queue, 'b', ['b1'])
+    const [taken] = await queue.takeFromQueue(ctx, { connectionId: 'a' })
+    expect(taken?.receivedAt.toISOString()).toBe(receivedAt.toISOString())
+    expect(await queue.getAvailableMessageCount(ctx, { connectionId: 'a' })).toBe(0)
+    expect(await queue.getAvailableMessageCount(ctx, { connectionId: 'b' })).toBe(1)
+  })
+
+  it('delivers a taken but unconfirmed message again when its lease expires, in its original place', async () => {
+    const clock = new ManualClock()
+    const queue = createQueue({ clock: clock.now, leaseMs: 60_000 })
+    const ids = await addAll(queue, 'c1', ['m1', 'm2', 'm3', 'm4', 'm5'])
+
+    expect(labels(await queue.takeFromQueue(ctx, { connectionId: 'c1', limit: 3 }))).toEqual(['m1', 'm2', 'm3'])
+    clock.advance(59_999)
+    // Still leased: only the two never taken are available.
+    expect(await queue.getAvailableMessageCount(ctx, { connectionId: 'c1' })).toBe(2)
+    expect(labels(await queue.takeFromQueue(ctx, { connectionId: 'c1', limit: 1 }))).toEqual(['m4'])
+
+    // The wallet confirms m2 only; m1 and m3 come back before m5, which was never taken.
+    await queue.removeMessages(ctx, { connectionId: 'c1', messageIds: [ids[1] as string] })
+    clock.advance(2)
+    expect(await queue.getAvailableMessageCount(ctx, { connectionId: 'c1' })).toBe(3)
+    expect(labels(await queue.takeFromQueue(ctx, { connectionId: 'c1', limit: 10 }))).toEqual(['m1', 'm3', 'm5'])
+
+    // m4's lease (taken at +59,999 ms) runs out later.
+    clock.advance(59_999)
+    expect(labels(await queue.takeFromQueue(ctx, { connectionId: 'c1', limit: 10 }))).toEqual(['m4'])
+  })
+
+  it('lets leases run out on the Redis server clock by default', async () => {
+    const queue = createQueue({ leaseMs: 200 })
+    const ids = await addAll(queue, 'c1', ['m1', 'm2'])
+    const taken = await queue.takeFromQueue(ctx, { connectionId: 'c1', limit: 2 })
+    expect(taken.map((m) => m.id)).toEqual(ids)
+
+    // Waits for the lease without asserting how long it took.
+    let again: QueuedDidCommMessage[] = []
+    for (let i = 0; i < 200 && again.length === 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      again = await queue.takeFromQueue(ctx, { connectionId: 'c1', limit: 10 })
+    }
+    expect(again.map((m) => m.id)).toEqual(ids)
+  })
+
+  it('releaseInFlight makes every in-flight message available at once, in order', async () => {
+    const clock = new ManualClock()
+    const queue = createQueue({ clock: clock.now })
+    await addAll(queue, 'c1', ['m1', 'm2', 'm3', 'm4'])
+    await queue.takeFromQueue(ctx, { connectionId: 'c1', limit: 1 })
+    await queue.takeFromQueue(ctx, { connectionId: 'c1', limit: 2 })
+    expect(await queue.getStats('c1')).toMatchObject({ pending: 1, inFlight: 3 })
+
+    expect(await queue.releaseInFlight('c1')).toBe(3)
+    expect(await queue.getStats('c1')).toMatchObject({ pending: 4, inFlight: 0 })
+    expect(labels(await queue.takeFromQueue(ctx, { connectionId: 'c1' }))).toEqual(['m1', 'm2', 'm3', 'm4'])
+    expect(await queue.releaseInFlight('nobody')).toBe(0)
+  })
+
+  it('removes exactly the confirmed ids, pending or in flight, and nothing of other connections', async () => {
+    const queue = createQueue()
+    const ids = await addAll(queue, 'c1', ['m1', 'm2', 'm3', 'm4'])
+    const other = await addAll(queue, 'c2', ['o1'])
+    await queue.takeFromQueue(ctx, { connectionId: 'c1', limit: 2 })
+
+    // m1 is in flight, m3 pending; an unknown id and another connection's id are ignored.
+    expect(await queue.remove('c1', [ids[0] as string, ids[2] as string, 'unknown', other[0] as string])).toBe(2)
+    expect(await queue.releaseInFlight('c1')).toBe(1)
+    expect(labels(await queue.takeFromQueue(ctx, { connectionId: 'c1' }))).toEqual(['m2', 'm4'])
+    expect(await queue.getQueuedCount('c2')).toBe(1)
+    // Removing again is harmless (a wallet may repeat messages-received).
+    expect(await queue.remove('c1', [ids[0] as string])).toBe(0)
+  })
+
+  it('deleteMessages=true (pickup v1) deletes what it takes, so it never comes back', async () => {
+    const clock = new ManualClock()
+    const queue = createQueue({ clock: clock.now, leaseMs: 1_000 })
+    await addAll(queue, 'c1', ['m1', 'm2', 'm3'])
+    expect(labels(await queue.takeFromQueue(ctx, { connectionId: 'c1', limit: 2, deleteMessages: true }))).toEqual([
+      'm1',
+      'm2',
+    ])
+    expect(await queue.getStats('c1')).toMatchObject({ pending: 1, inFlight: 0 })
+    clock.advance(10_000)
+    expect(await queue.releaseInFlight('c1')).toBe(0)
+    expect(labels(await queue.takeFromQueue(ctx, { connectionId: 'c1', deleteMessages: true }))).toEqual(['m3'])
+    expect(await queue.getQueuedCount('c1')).toBe(0)
+  })
+
+  it('filters by recipientDid like the in-memory repository, keeping the order', async () => {
+    const clock = new ManualClock()
+    const queue = createQueue({ clock: clock.now, leaseMs: 1_000 })
+    const A = 'did:key:z6MkA'
+    const B = 'did:key:z6MkB'
+    await queue.addMessage(ctx, { connectionId: 'c1', recipientDids: [A], payload: envelope('a1') })
+    await queue.addMessage(ctx, { connectionId: 'c1', recipientDids: [B], payload: envelope('b1') })
+    await queue.addMessage(ctx, { connectionId: 'c1', recipientDids: [A, B], payload: envelope('ab') })
+    await queue.addMessage(ctx, { connectionId: 'c1', recipientDids: [A], payload: envelope('a2') })
+
+    expect(await queue.getAvailableMessageCount(ctx, { connectionId: 'c1', recipientDid: A })).toBe(3)
+    expect(await queue.getAvailableMessageCount(ctx, { connectionId: 'c1', recipientDid: B })).toBe(2)
+    expect(await queue.getAvailableMessageCount(ctx, { connectionId: 'c1', recipientDid: 'did:key:other' })).toBe(0)
+
+    expect(labels(await queue.takeFromQueue(ctx, { connectionId: 'c1', recipientDid: A, limit: 2 }))).toEqual([
+      'a1',
+      'ab',
+    ])
+    // 'ab' is in flight now, so B sees only b1.
+    expect(await queue.getAvailableMessageCount(ctx, { connectionId: 'c1', recipientDid: B })).toBe(1)
+    expect(await queue.getAvailableMessageCount(ctx, { connectionId: 'c1' })).toBe(2)
+
+    clock.advance(1_001)
+    expect(labels(await queue.takeFromQueue(ctx, { connectionId: 'c1', recipientDid: B }))).toEqual(['b1', 'ab'])
+    expect(labels(await queue.takeFromQueue(ctx, { connectionId: 'c1' }))).toEqual(['a1', 'a2'])
+    expect(await queue.takeFromQueue(ctx, { connectionId: 'c1', recipientDid: 'did:key:other' })).toEqual([])
+  })
+
+  it('counts and purges messages past retention, visiting only connections that have some', async () => {
+    const clock = new ManualClock()
+    const expiredCalls: Array<[number, string]> = []
+    const queue = createQueue({
+      clock: clock.now,
+      maxAgeMs: 1_000,
+      onExpired: (count, connectionId) => expiredCalls.push([count, connectionId]),
+    })
+    await addAll(queue, 'old-a', ['a1', 'a2'])
+    await addAll(queue, 'old-b', ['b1'])
+    await queue.takeFromQueue(ctx, { connectionId: 'old-b' }) // in flight still expires
+    clock.advance(900)
+    await addAll(queue, 'old-a', ['a3'])
+    await addAll(queue, 'fresh', ['f1'])
+
+    clock.advance(600) // a1, a2, b1 are 1,500 ms old; a3 and f1 600 ms
+    expect(await queue.purgeExpired()).toEqual({ connections: 2, expired: 3 })
+    expect(expiredCalls.sort()).toEqual([
+      [1, 'old-b'],
+      [2, 'old-a'],
+    ])
+    expect(labels(await queue.takeFromQueue(ctx, { connectionId: 'old-a' }))).toEqual(['a3'])
+    expect(await queue.getQueuedCount('old-b')).toBe(0)
+    expect(await queue.getQueuedCount('fresh')).toBe(1)
+    expect(await queue.getGlobalStats()).toEqual({ connectionsWithMessages: 2, expiredTotal: 3 })
+    expect(await queue.purgeExpired()).toEqual({ connections: 0, expired: 0 })
+
+    // Lazily on access too, without a sweep.
+    clock.advance(1_000)
+    expiredCalls.length = 0
+    expect(await queue.getAvailableMessageCount(ctx, { connectionId: 'fresh' })).toBe(0)
+    expect(expiredCalls).toEqual([[1, 'fresh']])
+    expect((await queue.getGlobalStats()).expiredTotal).toBe(4)
+  })
+
+  it('sweeps many connections in batches', async () => {
+    const clock = new ManualClock()
+    let counted = 0
+    const queue = createQueue({
+      clock: clock.now,
+      maxAgeMs: 1_000,
+      purgeBatchSize: 7,
+      onExpired: (count) => (counted += count),
+    })
+    for (let i = 0; i < 30; i++) await addAll(queue, `conn-${i}`, ['x', 'y'])
+    clock.advance(1_001)
+    expect(await queue.purgeExpired()).toEqual({ connections: 30, expired: 60 })
+    expect(counted).toBe(60)
+    expect(await keysUnderPrefix()).toEqual([`${t.prefix}:pq:expired-total`])
+  })
+
+  it('refuses a message over the message cap with PickupQueueFullError and loses nothing', async () => {
+    const queue = createQueue({ maxMessagesPerConnection: 3 })
+    const ids = await addAll(queue, 'c1', ['m1', 'm2', 'm3'])
+    const error = await queue
+      .addMessage(ctx, { connectionId: 'c1', recipientDids: [], payload: envelope('m4') })
+      .catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(PickupQueueFullError)
+    expect(error).toMatchObject({ connectionId: 'c1', limitKind: 'messages', limit: 3, current: 3 })
+
+    // In-flight messages count against the cap too; a confirmation frees room.
+    await queue.takeFromQueue(ctx, { connectionId: 'c1', limit: 1 })
+    await expect(addAll(queue, 'c1', ['m4'])).rejects.toBeInstanceOf(PickupQueueFullError)
+    await queue.removeMessages(ctx, { connectionId: 'c1', messageIds: [ids[0] as string] })
+    await addAll(queue, 'c1', ['m5'])
+    expect(labels(await queue.takeFromQueue(ctx, { connectionId: 'c1' }))).toEqual(['m2', 'm3', 'm5'])
+    // Another connection has its own cap.
+    await addAll(queue, 'c2', ['o1', 'o2', 'o3'])
+  })
+
+  it('refuses a message over the byte cap', async () => {
+    const size = Buffer.byteLength(JSON.stringify(envelope('m1', 1_000)))
+    const queue = createQueue({ maxBytesPerConnection: size * 2 + 10 })
+    await queue.addMessage(ctx, { connectionId: 'c1', recipientDids: [], payload: envelope('m1', 1_000) })
+    await queue.addMessage(ctx, { connectionId: 'c1', recipientDids: [], payload: envelope('m2', 1_000) })
+    const error = await queue
+      .addMessage(ctx, { connectionId: 'c1', recipientDids: [], payload: envelope('m3', 1_000) })
+      .catch((e: unknown) => e)
+    expect(error).toMatchObject({ name: 'PickupQueueFullError', limitKind: 'bytes', current: size * 2 })
+    expect(await queue.getStats('c1')).toMatchObject({ pending: 2, bytes: size * 2 })
+  })
+
+  it('never gives one message to two concurrent takers within a lease, and together they get all', async () => {
+    const total = 300
+    const producer = createQueue()
+    const ids = await addAll(
+      producer,
+      'busy',
+      Array.from({ length: total }, (_, i) => `m${i}`),
+    )
+    // Each taker has its own connection and queue instance, as separate worker processes would.
+    const takers = Array.from({ length: 6 }, () => new RedisPickupQueue({ redis: connect(), prefix: t.prefix }))
+    const perTaker = await Promise.all(
+      takers.map(async (queue) => {
+        const got: QueuedDidCommMessage[] = []
+        for (;;) {
+          const batch = await queue.takeFromQueue(ctx, { connectionId: 'busy', limit: 7 })
+          if (batch.length === 0) return got
+          got.push(...batch)
+        }
+      }),
+    )
+    const all = perTaker.flat().map((m) => m.id)
+    expect(all).toHaveLength(total)
+    expect(new Set(all).size).toBe(total)
+    expect(new Set(all)).toEqual(new Set(ids))
+    // Each taker saw its share in queue order.
+    for (const got of perTaker) {
+      const positions = got.map((m) => ids.indexOf(m.id))
+      expect(positions).toEqual([...positions].sort((a, b) => a - b))
+    }
+  })
+
+  it('keeps each producer’s order when several workers add at once', async () => {
+    const producers = Array.from({ length: 4 }, () => new RedisPickupQueue({ redis: connect(), prefix: t.prefix }))
+    await Promise.all(
+      producers.map((queue, p) => addAll(queue, 'shared', Array.from({ length: 25 }, (_, i) => `p${p}-${i}`))),
+    )
+    const taken = labels(await createQueue({ maxTakeLimit: 1_000 }).takeFromQueue(ctx, { connectionId: 'shared', limit: 1_000 }))
+    expect(taken).toHaveLength(100)
+    for (let p = 0; p < 4; p++) {
+      expect(taken.filter((l) => l.startsWith(`p${p}-`))).toEqual(Array.from({ length: 25 }, (_, i) => `p${p}-${i}`))
+    }
+  })
+
+  it('caps one take at maxTakeLimit', async () => {
+    const queue = createQueue({ maxTakeLimit: 4 })
+    await addAll(queue, 'c1', ['m1', 'm2', 'm3', 'm4', 'm5', 'm6'])
+    expect(await queue.takeFromQueue(ctx, { connectionId: 'c1' })).toHaveLength(4)
+    expect(await queue.takeFromQueue(ctx, { connectionId: 'c1', limit: 100 })).toHaveLength(2)
+    expect(await queue.takeFromQueue(ctx, { connectionId: 'c1', limit: 0 })).toEqual([])
+  })
+
+  it('is durable: a new instance on a new connection sees the same queue and leases', async () => {
+    const first = createQueue()
+    await addAll(first, 'c1', ['m1', 'm2', 'm3'])
+    await first.takeFromQueue(ctx, { connectionId: 'c1', limit: 1 })
+    redis.disconnect()
+
+    const second = new RedisPickupQueue({ redis: connect(), prefix: t.prefix })
+    expect(await second.getStats('c1')).toMatchObject({ pending: 2, inFlight: 1 })
+    expect(labels(await second.takeFromQueue(ctx, { connectionId: 'c1' }))).toEqual(['m2', 'm3'])
+    expect(await second.releaseInFlight('c1')).toBe(3)
+    expect(labels(await second.takeFromQueue(ctx, { connectionId: 'c1' }))).toEqual(['m1', 'm2', 'm3'])
+  })
+
+  it('leaves no key behind once a queue is empty or deleted', async () => {
+    const queue = createQueue()
+    const ids = await addAll(queue, 'c1', ['m1', 'm2'], ['did:key:z6MkA', 'did:key:z6MkB'])
+    await addAll(queue, 'c2', ['o1', 'o2', 'o3'])
+    await queue.takeFromQueue(ctx, { connectionId: 'c1', recipientDid: 'did:key:z6MkA', limit: 1 })
+    await queue.removeMessages(ctx, { connectionId: 'c1', messageIds: ids })
+    await queue.takeFromQueue(ctx, { connectionId: 'c2', limit: 1 })
+    expect(await queue.deleteConnection('c2')).toBe(3)
+    expect(await keysUnderPrefix()).toEqual([])
+    expect(await queue.getGlobalStats()).toEqual({ connectionsWithMessages: 0, expiredTotal: 0 })
+  })
+
+  it('rejects an empty connection id instead of writing odd keys', async () => {
+    const queue = createQueue()
+    await expect(queue.addMessage(ctx, { connectionId: '', recipientDids: [], payload: envelope('m') })).rejects.toThrow(
+      /connectionId/,
+    )
+  })
+})
