@@ -1,1 +1,9 @@
-export {}
+export { SodiumKeyManagementService, DEFAULT_BACKEND } from './sodium-kms.js'
+export type { SodiumKeyManagementServiceOptions } from './sodium-kms.js'
+export { PostgresKeyStore, KeyIdTakenError } from './key-store.js'
+export type { PostgresKeyStoreOptions } from './key-store.js'
+export type { KeyCacheOptions } from './key-cache.js'
+export { loadMasterKey, decodeMasterKey, masterKeyEnvSchema, MASTER_KEY_ENV } from './master-key.js'
+export { MasterKeyMismatchError, KeyManagementClosedError } from './errors.js'
+export { KeyDecryptionError } from './sealed-secret.js'
+export { sodiumKeyManagementModule } from './credo-module.js'
