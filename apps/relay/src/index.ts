@@ -1,1 +1,8 @@
-export {}
+export { buildRelay } from './relay.js'
+export type { Relay, RelayAddresses, RelayDeps } from './relay.js'
+export { loadRelayConfig, relayEnvSchema } from './config.js'
+export type { RelayConfig, RelayEnv } from './config.js'
+export { CloseCode } from './ws-gateway.js'
+export { inspectEnvelope } from './envelope.js'
+export type { EnvelopeAlg, EnvelopeCheck } from './envelope.js'
+export { DIDCOMM_CONTENT_TYPES, REPLY_CONTENT_TYPE } from './public-routes.js'

@@ -1,0 +1,141 @@
+import type { FastifyError, FastifyInstance } from 'fastify'
+import { z } from 'zod'
+import { SendStatus } from '@mediator/contracts'
+import type { Logger } from '@mediator/config'
+import type { RelayConfig } from './config.js'
+import type { RelayMetrics } from './metrics.js'
+import type { HeldRequests } from './held-requests.js'
+import type { RecentlyClosed } from './recently-closed.js'
+import type { WsGateway } from './ws-gateway.js'
+import { createBearerCheck } from './internal-auth.js'
+import { REPLY_CONTENT_TYPE } from './public-routes.js'
+import { CloseCode } from './ws-gateway.js'
+
+interface InternalRoutesDeps {
+  config: RelayConfig
+  gateway: WsGateway
+  held: HeldRequests
+  recentlyClosed: RecentlyClosed
+  metrics: RelayMetrics
+  logger: Logger
+  isDraining: () => boolean
+  redisAnswers: () => Promise<boolean>
+}
+
+/** Probes stay open so kubelet and load balancers need no secret; they reveal nothing. */
+const UNAUTHENTICATED = new Set(['/healthz', '/readyz'])
+
+const socketParamsSchema = z.object({ id: z.string().min(1).max(200) })
+
+const disconnectBodySchema = z
+  .object({
+    // 1000 or an application code; 1001/1008/1013 are ones a mediator may have reason to pick too.
+    code: z
+      .number()
+      .int()
+      .refine((c) => c === 1000 || c === 1001 || c === 1008 || c === 1013 || (c >= 3000 && c <= 4999), {
+        message: 'code must be 1000, 1001, 1008, 1013 or 3000-4999',
+      })
+      .default(CloseCode.Normal),
+    reason: z.string().max(120).default(''),
+  })
+  .strict()
+
+const statusText: Record<number, string> = {
+  200: 'written',
+  404: 'unknown socket',
+  410: 'gone',
+  413: 'too large',
+  503: 'unavailable',
+}
+
+/** The internal API: mediators write to sockets here; probes and metrics for the platform. */
+export function registerInternalRoutes(app: FastifyInstance, deps: InternalRoutesDeps): void {
+  const { config, gateway, held, recentlyClosed, metrics, logger, isDraining } = deps
+  const authorized = createBearerCheck(config.internalSecret)
+
+  app.removeAllContentTypeParsers()
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body))
+
+  app.addHook('onRequest', async (request, reply) => {
+    const path = request.url.split('?', 1)[0] ?? ''
+    if (UNAUTHENTICATED.has(path)) return
+    if (!authorized(request.headers.authorization)) {
+      metrics.sendResults.inc({ op: 'auth', status: '401' })
+      return reply.code(SendStatus.Unauthorized).header('www-authenticate', 'Bearer').send({ status: 'unauthorized' })
+    }
+  })
+
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    const status = err.statusCode ?? 500
+    const op = request.url.endsWith('/send') ? 'send' : 'other'
+    metrics.sendResults.inc({ op, status: String(status) })
+    if (status >= 500) logger.error({ err }, 'internal request failed')
+    return reply.code(status).send({ status: statusText[status] ?? 'error', detail: err.message })
+  })
+
+  app.post('/sockets/:id/send', async (request, reply) => {
+    const { id } = socketParamsSchema.parse(request.params)
+    const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0)
+    if (body.length === 0) return reply.code(400).send({ status: 'error', detail: 'empty body' })
+    let status: number
+    if (held.has(id)) {
+      // A held request is answered even while draining: its client is waiting right now.
+      status = held.answer(id, { kind: 'reply', body, contentType: REPLY_CONTENT_TYPE }) ? 200 : 410
+    } else {
+      status = gateway.send(id, body)
+    }
+    metrics.sendResults.inc({ op: 'send', status: String(status) })
+    logger.debug({ socketId: id, status, bytes: body.length }, 'send')
+    return reply.code(status).send({ status: statusText[status] })
+  })
+
+  app.post('/sockets/:id/disconnect', async (request, reply) => {
+    const { id } = socketParamsSchema.parse(request.params)
+    let opts: z.infer<typeof disconnectBodySchema>
+    try {
+      const raw = Buffer.isBuffer(request.body) && request.body.length > 0 ? JSON.parse(request.body.toString('utf8')) : {}
+      opts = disconnectBodySchema.parse(raw)
+    } catch (err) {
+      return reply.code(400).send({ status: 'error', detail: err instanceof Error ? err.message : 'bad body' })
+    }
+    let status: number
+    if (held.has(id)) {
+      status = held.answer(id, { kind: 'no-reply' }) ? 200 : 410
+    } else {
+      status = gateway.disconnect(id, opts.code, opts.reason)
+    }
+    metrics.sendResults.inc({ op: 'disconnect', status: String(status) })
+    return reply.code(status).send({ status: statusText[status] })
+  })
+
+  app.get('/healthz', async () => ({ status: 'ok' }))
+
+  app.get('/readyz', async (_request, reply) => {
+    if (isDraining()) return reply.code(503).send({ status: 'draining' })
+    if (!(await deps.redisAnswers())) return reply.code(503).send({ status: 'redis unavailable' })
+    return { status: 'ready' }
+  })
+
+  app.get('/metrics', async (_request, reply) => {
+    const text = await metrics.registry.metrics()
+    return reply.type(metrics.registry.contentType).send(text)
+  })
+
+  /** The relay's own memory, after a GC when the process runs with --expose-gc (used by the benchmark). */
+  app.get('/debug/memory', async (request) => {
+    const { gc } = z.object({ gc: z.enum(['0', '1']).default('0') }).parse(request.query)
+    const collect = (globalThis as { gc?: () => void }).gc
+    if (gc === '1' && collect) {
+      collect()
+      collect()
+    }
+    return {
+      ...process.memoryUsage(),
+      gcExposed: collect !== undefined,
+      openSockets: gateway.size,
+      heldRequests: held.size,
+      recentlyClosed: recentlyClosed.size,
+    }
+  })
+}
