@@ -28,13 +28,25 @@ export const liveSessionEntrySchema = z.object({
   sessionId: id.optional(),
   /** Which worker registered it: for logs and debugging only. */
   registeredBy: id.optional(),
+  /**
+   * Whatever the worker needs to pack a delivery for this session without loading the connection
+   * (e.g. the wallet's and our public keys), as JSON of at most 4 KiB. Stored, never interpreted:
+   * readers validate it themselves.
+   */
+  keys: z
+    .json()
+    .refine((value) => JSON.stringify(value).length <= 4096, 'keys must be at most 4 KiB of JSON')
+    .optional(),
 })
 export type LiveSessionEntry = z.infer<typeof liveSessionEntrySchema>
 
 /** What `register` did; only the first three wrote anything. */
 export type RegisterOutcome = 'registered' | 'refreshed' | 'replaced' | 'stale' | 'socket-closed'
 
-const storedEntrySchema = liveSessionEntrySchema.extend({ registeredAt: z.coerce.number().int().nonnegative() })
+const storedEntrySchema = liveSessionEntrySchema.extend({
+  registeredAt: z.coerce.number().int().nonnegative(),
+  keys: z.string().optional(),
+})
 
 export const sessionDirectorySettingsSchema = z.object({
   /** Safety TTL of every entry and index: a lost cleanup cannot leave garbage longer than this. */
@@ -107,6 +119,7 @@ export class LiveSessionDirectory {
       e.sessionId ?? '',
       e.registeredBy ?? '',
       this.settings.entryTtlMs,
+      e.keys === undefined ? '' : JSON.stringify(e.keys),
     )) as RegisterOutcome
   }
 
@@ -200,7 +213,13 @@ function parseStored(hash: Record<string, string>): LiveSessionEntry | undefined
   // Written by register; a hash that does not parse (an older layout) counts as no live session.
   const parsed = storedEntrySchema.safeParse(hash)
   if (!parsed.success) return undefined
-  const { relayId, socketId, transport, registeredAt, sessionId, registeredBy } = parsed.data
+  const { relayId, socketId, transport, registeredAt, sessionId, registeredBy, keys } = parsed.data
+  let parsedKeys: LiveSessionEntry['keys']
+  try {
+    parsedKeys = keys === undefined ? undefined : (JSON.parse(keys) as LiveSessionEntry['keys'])
+  } catch {
+    return undefined
+  }
   return {
     relayId,
     socketId,
@@ -208,5 +227,6 @@ function parseStored(hash: Record<string, string>): LiveSessionEntry | undefined
     registeredAt,
     ...(sessionId !== undefined ? { sessionId } : {}),
     ...(registeredBy !== undefined ? { registeredBy } : {}),
+    ...(parsedKeys !== undefined ? { keys: parsedKeys } : {}),
   }
 }

@@ -53,6 +53,15 @@ describe('LiveSessionDirectory', () => {
     expect(await directory.register('c1', e)).toBe('refreshed')
   })
 
+  it('stores opaque packing keys with the entry and replaces them with it', async () => {
+    const keys = { recipientKeys: ['8HH5gYEeNc3z7PYXmd54d4x6qAfCNrqQqEB3nS7Zfu7K'], senderKey: 'abc', senderKeyId: 'k1' }
+    await directory.register('c1', entry('relay-1', 's1', 1, { keys }))
+    expect((await directory.lookup('c1'))?.keys).toEqual(keys)
+    await directory.register('c1', entry('relay-1', 's2', 2))
+    expect(await directory.lookup('c1')).toEqual(entry('relay-1', 's2', 2))
+    await expect(directory.register('c2', entry('relay-1', 's1', 3, { keys: 'x'.repeat(5000) }))).rejects.toThrow()
+  })
+
   it('keeps the newest registration whatever order they arrive in', async () => {
     const older = entry('relay-1', 'sock-old', 1_000)
     const newer = entry('relay-2', 'sock-new', 2_000)

@@ -29,7 +29,7 @@ end
 /**
  * KEYS[1] entry, [2] socket index, [3] relay index, [4] socket tombstone.
  * ARGV[1] connectionId, [2] relayId, [3] socketId, [4] transport, [5] registeredAt, [6] sessionId or
- * '', [7] registeredBy or '', [8] TTL ms.
+ * '', [7] registeredBy or '', [8] TTL ms, [9] keys JSON or ''.
  * Returns 'registered', 'refreshed' (same socket again), 'replaced' (an older socket's entry),
  * 'stale' (the current entry is newer; nothing written) or 'socket-closed' (nothing written).
  */
@@ -63,6 +63,7 @@ redis.call('HSET', conn_key, 'relayId', relay_id, 'socketId', socket_id, 'transp
   'registeredAt', ARGV[5], 'sockKey', sock_key, 'relayKey', relay_key)
 if ARGV[6] ~= '' then redis.call('HSET', conn_key, 'sessionId', ARGV[6]) end
 if ARGV[7] ~= '' then redis.call('HSET', conn_key, 'registeredBy', ARGV[7]) end
+if ARGV[9] ~= '' then redis.call('HSET', conn_key, 'keys', ARGV[9]) end
 -- Every write sets each index's TTL to the full TTL, so an index always outlives the entries in it.
 redis.call('PEXPIRE', conn_key, ttl)
 redis.call('SADD', sock_key, cid)
