@@ -74,6 +74,11 @@ export class SodiumKeyManagementService implements Kms.KeyManagementService {
     this.store.close()
   }
 
+  /** Keys currently held in memory (for metrics and tests). */
+  public get cachedKeyCount(): number {
+    return this.cache.size
+  }
+
   public isOperationSupported(_agentContext: AgentContext, operation: Kms.KmsOperation): boolean {
     switch (operation.operation) {
       case 'createKey':
