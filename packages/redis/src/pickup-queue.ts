@@ -191,11 +191,14 @@ export class RedisPickupQueue implements DidCommQueueTransportRepository {
   }
 
   /**
-   * Makes every in-flight message of the connection available again at once, in its original
-   * order; for when the socket they were sent on closed before the wallet confirmed them.
+   * Makes in-flight messages of the connection available again at once, in their original order,
+   * instead of when their lease runs out: for when the socket they were sent on closed, or the send
+   * failed, before the wallet confirmed them. Without `messageIds` it releases all of them; with
+   * them, only those (so a failed delivery does not release another worker's batch).
    */
-  public async releaseInFlight(connectionId: string): Promise<number> {
-    const [released, expired] = (await this.run('release', connectionId, [])) as [number, number]
+  public async releaseInFlight(connectionId: string, messageIds?: readonly string[]): Promise<number> {
+    if (messageIds && messageIds.length === 0) return 0
+    const [released, expired] = (await this.run('release', connectionId, messageIds ?? [])) as [number, number]
     this.reportExpired(expired, connectionId)
     return released
   }

@@ -156,6 +156,17 @@ describe('RedisPickupQueue', () => {
     expect(await queue.releaseInFlight('nobody')).toBe(0)
   })
 
+  it('releaseInFlight with ids releases only those', async () => {
+    const queue = createQueue()
+    const ids = await addAll(queue, 'c1', ['m1', 'm2', 'm3', 'm4'])
+    await queue.takeFromQueue(ctx, { connectionId: 'c1', limit: 3 })
+    // m4 is pending, not in flight; 'unknown' does not exist: neither counts.
+    expect(await queue.releaseInFlight('c1', [ids[2] as string, ids[3] as string, 'unknown'])).toBe(1)
+    expect(await queue.releaseInFlight('c1', [])).toBe(0)
+    expect(labels(await queue.takeFromQueue(ctx, { connectionId: 'c1' }))).toEqual(['m3', 'm4'])
+    expect(await queue.getStats('c1')).toMatchObject({ pending: 0, inFlight: 4 })
+  })
+
   it('removes exactly the confirmed ids, pending or in flight, and nothing of other connections', async () => {
     const queue = createQueue()
     const ids = await addAll(queue, 'c1', ['m1', 'm2', 'm3', 'm4'])

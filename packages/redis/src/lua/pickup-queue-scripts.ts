@@ -206,10 +206,23 @@ sync_index()
 return result
 `
 
-/** Makes every in-flight message pending again at once. Returns {released, expired}. */
+/**
+ * ARGV[5..] message ids, or none for all. Makes those in-flight messages pending again at once.
+ * Returns {released, expired}.
+ */
 export const releaseScript = `${prelude}
 local expired = expire_old()
-local released = requeue_leases_until('+inf')
+local released = 0
+if #ARGV < 5 then
+  released = requeue_leases_until('+inf')
+else
+  for i = 5, #ARGV do
+    if redis.call('ZSCORE', K_INFLIGHT, ARGV[i]) then
+      make_pending(ARGV[i])
+      released = released + 1
+    end
+  end
+end
 sync_index()
 return {released, expired}
 `
