@@ -69,6 +69,11 @@ export class PostgresStorageService<T extends BaseRecordAny = BaseRecordAny> imp
     this.ownsPool = options.ownsPool ?? false
     this.validateOnRead = options.validateOnRead ?? true
     this.logger = options.logger
+    if (this.ownsPool) {
+      // An idle connection that dies (server restart, network) is reported on the pool; with no
+      // listener that would crash the process. The next query simply gets a new connection.
+      this.pool.on('error', (error) => this.logger?.warn({ err: error }, 'idle storage connection failed'))
+    }
   }
 
   /** Creates the service and brings the schema up to date. */
