@@ -1,7 +1,9 @@
 /**
  * Throughput and latency of RedisPickupQueue against the local Redis.
  *   npx tsx --conditions=source packages/redis/bench/pickup-queue.bench.ts
- * Writes bench-results/pickup-queue.json at the repository root.
+ * Writes bench-results/pickup-queue.json at the repository root. TEST_REDIS_URL picks another Redis;
+ * on a Redis nobody else uses, `redisUsecPerCall` is the server CPU each script call costs, which is
+ * what bounds the whole cluster (Redis runs scripts on one thread).
  */
 import { mkdir, writeFile } from 'node:fs/promises'
 import os from 'node:os'
@@ -27,8 +29,21 @@ const payload: DidCommEncryptedMessage = {
   tag: 'dGFnLWZvci1iZW5jaA',
 }
 
+/** Script calls and the server time they took so far (EVALSHA, plus EVAL for first loads). */
+async function scriptStats(redis: Redis): Promise<{ calls: number; usec: number }> {
+  const info = await redis.info('commandstats')
+  let calls = 0
+  let usec = 0
+  for (const match of info.matchAll(/cmdstat_(?:evalsha|eval):calls=(\d+),usec=(\d+)/g)) {
+    calls += Number(match[1])
+    usec += Number(match[2])
+  }
+  return { calls, usec }
+}
+
 /** Runs `count` calls of `op`, at most `concurrency` at a time; returns ops/s and latencies. */
-async function measure(count: number, concurrency: number, op: (i: number) => Promise<unknown>) {
+async function measure(redis: Redis, count: number, concurrency: number, op: (i: number) => Promise<unknown>) {
+  const before = await scriptStats(redis)
   const latencies: number[] = []
   let next = 0
   const started = performance.now()
@@ -45,7 +60,9 @@ async function measure(count: number, concurrency: number, op: (i: number) => Pr
   const seconds = (performance.now() - started) / 1000
   latencies.sort((a, b) => a - b)
   const pct = (p: number) => Number((latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? 0).toFixed(3))
-  return { ops: count, opsPerSecond: Math.round(count / seconds), p50Ms: pct(0.5), p99Ms: pct(0.99) }
+  const after = await scriptStats(redis)
+  const redisUsecPerCall = Number(((after.usec - before.usec) / Math.max(1, after.calls - before.calls)).toFixed(1))
+  return { ops: count, opsPerSecond: Math.round(count / seconds), p50Ms: pct(0.5), p99Ms: pct(0.99), redisUsecPerCall }
 }
 
 async function main() {
@@ -56,24 +73,24 @@ async function main() {
   try {
     const conn = (i: number) => `conn-${i % CONNECTIONS}`
 
-    results.addConcurrent = await measure(MESSAGES, CONCURRENCY, (i) =>
+    results.addConcurrent = await measure(redis, MESSAGES, CONCURRENCY, (i) =>
       queue.addMessage(ctx, { connectionId: conn(i), recipientDids: ['did:key:z6MkBench'], payload }),
     )
     const taken: Array<{ connectionId: string; ids: string[] }> = []
-    results.takeBatchConcurrent = await measure(MESSAGES / BATCH, CONCURRENCY, async (i) => {
+    results.takeBatchConcurrent = await measure(redis, MESSAGES / BATCH, CONCURRENCY, async (i) => {
       const connectionId = conn(i)
       const messages = await queue.takeFromQueue(ctx, { connectionId, limit: BATCH })
       taken.push({ connectionId, ids: messages.map((m) => m.id) })
     })
-    results.removeBatchConcurrent = await measure(taken.length, CONCURRENCY, (i) =>
+    results.removeBatchConcurrent = await measure(redis, taken.length, CONCURRENCY, (i) =>
       queue.removeMessages(ctx, { connectionId: taken[i]!.connectionId, messageIds: taken[i]!.ids }),
     )
 
     // One worker, one call at a time: the latency a single forward sees.
-    results.addSequential = await measure(2_000, 1, (i) =>
+    results.addSequential = await measure(redis, 2_000, 1, (i) =>
       queue.addMessage(ctx, { connectionId: conn(i), recipientDids: ['did:key:z6MkBench'], payload }),
     )
-    results.takeOneSequential = await measure(2_000, 1, (i) =>
+    results.takeOneSequential = await measure(redis, 2_000, 1, (i) =>
       queue.takeFromQueue(ctx, { connectionId: conn(i), limit: 1, deleteMessages: true }),
     )
 
@@ -85,7 +102,7 @@ async function main() {
         ),
       )
     }
-    results.deepQueueTakeAndRemove = await measure(1_000, 1, async () => {
+    results.deepQueueTakeAndRemove = await measure(redis, 1_000, 1, async () => {
       const [m] = await queue.takeFromQueue(ctx, { connectionId: 'deep', limit: 1 })
       if (m) await queue.removeMessages(ctx, { connectionId: 'deep', messageIds: [m.id] })
     })
@@ -94,7 +111,7 @@ async function main() {
     // Retention sweep over many connections that each hold something expired.
     let now = Date.now()
     const clocked = new RedisPickupQueue({ redis, prefix: `${t.prefix}:sweep`, clock: () => now, maxAgeMs: 1_000 })
-    await measure(5_000, CONCURRENCY, (i) =>
+    await measure(redis, 5_000, CONCURRENCY, (i) =>
       clocked.addMessage(ctx, { connectionId: `sweep-${i % 1_000}`, recipientDids: [], payload }),
     )
     now += 2_000
@@ -108,6 +125,8 @@ async function main() {
       node: process.version,
       cpus: os.cpus().length,
       redis: (await redis.info('server')).match(/redis_version:(\S+)/)?.[1],
+      redisUrl: t.redisUrl,
+      loadAverage: os.loadavg().map((l) => Number(l.toFixed(2))),
       payloadBytes: Buffer.byteLength(JSON.stringify(payload)),
       concurrency: CONCURRENCY,
       batch: BATCH,

@@ -102,12 +102,12 @@ if received < 0 then received = NOW end
 local expired = expire_old()
 local count = redis.call('HLEN', K_META)
 if max_messages > 0 and count + 1 > max_messages then
-  sync_index()
+  if expired > 0 then sync_index() end
   return {'full', 'messages', max_messages, count, expired}
 end
 local bytes = tonumber(redis.call('HGET', K_STATE, 'bytes') or '0')
 if max_bytes > 0 and bytes + size > max_bytes then
-  sync_index()
+  if expired > 0 then sync_index() end
   return {'full', 'bytes', max_bytes, bytes, expired}
 end
 
@@ -121,7 +121,8 @@ for _, did in ipairs(dids) do
   redis.call('ZADD', RCPT_PREFIX .. did, seq, id)
   redis.call('SADD', K_RCPT, did)
 end
-sync_index()
+-- The oldest message only changes when the queue was empty or retention removed something.
+if count == 0 or expired > 0 then sync_index() end
 return {'ok', expired}
 `
 
@@ -158,7 +159,8 @@ if limit > 0 then
     end
   end
 end
-sync_index()
+-- Leasing leaves the set of held messages unchanged; only deletions move the oldest one.
+if expired > 0 or delete then sync_index() end
 return out
 `
 
@@ -184,7 +186,7 @@ if rdid ~= '' then
 else
   available = redis.call('ZCARD', K_PENDING)
 end
-sync_index()
+if expired > 0 then sync_index() end
 return {available, expired}
 `
 
@@ -202,7 +204,7 @@ local result = {
   oldest,
   expired,
 }
-sync_index()
+if expired > 0 then sync_index() end
 return result
 `
 
@@ -223,7 +225,7 @@ else
     end
   end
 end
-sync_index()
+if expired > 0 then sync_index() end
 return {released, expired}
 `
 
