@@ -3,6 +3,9 @@ import { RedisKeys } from '@mediator/contracts'
 /**
  * Key layout of the pickup queue, all under `{prefix}:pq:`. One connection's queue is a handful of
  * keys sharing `{prefix}:pq:c:{connectionId}:`; two keys are shared by all connections.
+ *
+ * Scripts derive some key names themselves, so the ioredis client must not use its own `keyPrefix`
+ * option: the deployment prefix goes here instead.
  */
 export class PickupQueueKeys {
   /** `{prefix}:pq` */
@@ -24,9 +27,12 @@ export class PickupQueueKeys {
     return `${this.root}:expired-total`
   }
 
-  /** Base of one connection's keys. */
+  /**
+   * Base of one connection's keys. The id is URI-encoded so that it holds no ':' and no connection's
+   * keys can run into another's (Credo's ids are UUIDs, which encoding leaves as they are).
+   */
   public connection(connectionId: string): string {
-    return `${this.root}:c:${connectionId}`
+    return `${this.root}:c:${encodeURIComponent(connectionId)}`
   }
 
   /**

@@ -24,6 +24,7 @@ import {
 } from './lua/pickup-queue-scripts.js'
 import { PickupQueueFullError, type PickupQueueLimitKind } from './pickup-queue-errors.js'
 import { PickupQueueKeys } from './pickup-queue-keys.js'
+import { assertNoClientKeyPrefix, scriptCommand, type ScriptArg, type ScriptCommand } from './lua/script-client.js'
 import {
   pickupQueueSettingsSchema,
   type PickupQueueSettings,
@@ -76,9 +77,6 @@ export interface PurgeExpiredResult {
   expired: number
 }
 
-type ScriptArg = string | number
-type ScriptCommand = (...keysAndArgs: ScriptArg[]) => Promise<unknown>
-
 const commands = {
   add: { name: 'mediatorPickupAdd', lua: addScript },
   take: { name: 'mediatorPickupTake', lua: takeScript },
@@ -111,6 +109,7 @@ export class RedisPickupQueue implements DidCommQueueTransportRepository {
 
   public constructor(options: RedisPickupQueueOptions) {
     const { redis, prefix, onExpired, clock, logger, ...settings } = options
+    assertNoClientKeyPrefix(redis)
     this.settings = pickupQueueSettingsSchema.parse(settings)
     this.keys = new PickupQueueKeys(prefix)
     this.redis = redis
@@ -137,9 +136,10 @@ export class RedisPickupQueue implements DidCommQueueTransportRepository {
     _agentContext: AgentContext,
     options: TakeFromQueueOptions,
   ): Promise<QueuedDidCommMessage[]> {
-    const limit = Math.min(options.limit ?? this.settings.maxTakeLimit, this.settings.maxTakeLimit)
+    const asked = options.limit ?? this.settings.maxTakeLimit
+    const limit = Number.isFinite(asked) ? Math.max(0, Math.min(Math.floor(asked), this.settings.maxTakeLimit)) : 0
     const reply = (await this.run('take', options.connectionId, [
-      Math.max(0, Math.floor(limit)),
+      limit,
       options.recipientDid ?? '',
       options.deleteMessages ? '1' : '0',
       this.settings.leaseMs,
@@ -288,10 +288,7 @@ export class RedisPickupQueue implements DidCommQueueTransportRepository {
   }
 
   private command(target: Redis | ChainableCommander, command: CommandKey): ScriptCommand {
-    // defineCommand adds the method at runtime; ioredis cannot type it.
-    const method = (target as unknown as Record<string, ScriptCommand>)[commands[command].name]
-    if (!method) throw new Error(`Redis command ${commands[command].name} is not defined`)
-    return method.bind(target)
+    return scriptCommand(target, commands[command].name)
   }
 
   private scriptArgs(connectionId: string, args: readonly ScriptArg[], now?: number): ScriptArg[] {

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis'
+import type { ChainableCommander, Redis } from 'ioredis'
 import { z } from 'zod'
 import type { RedisKeys } from '@mediator/contracts'
 import {
@@ -8,6 +8,7 @@ import {
   touchScript,
   unregisterScript,
 } from './lua/session-directory-scripts.js'
+import { assertNoClientKeyPrefix, scriptCommand, type ScriptCommand } from './lua/script-client.js'
 import { SessionDirectoryKeys } from './session-directory-keys.js'
 
 const id = z.string().min(1).max(256)
@@ -65,8 +66,6 @@ export interface LiveSessionDirectoryOptions extends z.input<typeof sessionDirec
   prefix: string | RedisKeys
 }
 
-type ScriptCommand = (...keysAndArgs: Array<string | number>) => Promise<unknown>
-
 const commands = {
   register: { name: 'mediatorSessionRegister', keys: 4, lua: registerScript },
   unregister: { name: 'mediatorSessionUnregister', keys: 1, lua: unregisterScript },
@@ -92,6 +91,7 @@ export class LiveSessionDirectory {
 
   public constructor(options: LiveSessionDirectoryOptions) {
     const { redis, prefix, ...settings } = options
+    assertNoClientKeyPrefix(redis)
     this.settings = sessionDirectorySettingsSchema.parse(settings)
     this.keys = new SessionDirectoryKeys(prefix)
     this.redis = redis
@@ -195,11 +195,8 @@ export class LiveSessionDirectory {
     }
   }
 
-  private command(target: Redis, command: CommandKey): ScriptCommand {
-    // defineCommand adds the method at runtime; ioredis cannot type it.
-    const method = (target as unknown as Record<string, ScriptCommand>)[commands[command].name]
-    if (!method) throw new Error(`Redis command ${commands[command].name} is not defined`)
-    return method.bind(target)
+  private command(target: Redis | ChainableCommander, command: CommandKey): ScriptCommand {
+    return scriptCommand(target, commands[command].name)
   }
 }
 

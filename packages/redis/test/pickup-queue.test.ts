@@ -383,6 +383,25 @@ describe('RedisPickupQueue', () => {
     expect(await queue.getGlobalStats()).toEqual({ connectionsWithMessages: 0, expiredTotal: 0 })
   })
 
+  it('keeps connections apart even when their ids look like key names', async () => {
+    const queue = createQueue()
+    await addAll(queue, 'a', ['a1'], ['b:pending'])
+    await addAll(queue, 'a:r:b', ['x1'])
+    expect(labels(await queue.takeFromQueue(ctx, { connectionId: 'a', recipientDid: 'b:pending' }))).toEqual(['a1'])
+    expect(labels(await queue.takeFromQueue(ctx, { connectionId: 'a:r:b' }))).toEqual(['x1'])
+  })
+
+  it('refuses an ioredis client with its own keyPrefix, and a nonsense limit takes nothing', async () => {
+    const prefixed = new Redis({ lazyConnect: true, keyPrefix: 'x:' })
+    connections.push(prefixed)
+    expect(() => new RedisPickupQueue({ redis: prefixed, prefix: t.prefix })).toThrow(/keyPrefix/)
+    const queue = createQueue()
+    await addAll(queue, 'c1', ['m1'])
+    expect(await queue.takeFromQueue(ctx, { connectionId: 'c1', limit: Number.NaN })).toEqual([])
+    expect(await queue.takeFromQueue(ctx, { connectionId: 'c1', limit: -3 })).toEqual([])
+    expect(await queue.getAvailableMessageCount(ctx, { connectionId: 'c1' })).toBe(1)
+  })
+
   it('rejects an empty connection id instead of writing odd keys', async () => {
     const queue = createQueue()
     await expect(queue.addMessage(ctx, { connectionId: '', recipientDids: [], payload: envelope('m') })).rejects.toThrow(
