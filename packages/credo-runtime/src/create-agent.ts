@@ -1,9 +1,22 @@
-import { Agent, CacheModule, InMemoryLruCache, Kms, LogLevel, type BaseRecord, type Logger, type StorageService } from '@credo-ts/core'
+import {
+  Agent,
+  CacheModule,
+  InMemoryLruCache,
+  Kms,
+  LogLevel,
+  type BaseRecord,
+  type Logger,
+  type Module,
+  type StorageService,
+} from '@credo-ts/core'
 import { DidCommModule, type DidCommModuleConfigOptions } from '@credo-ts/didcomm'
 import { agentDependencies } from './agent-dependencies.js'
 import { StorageServiceModule } from './storage-module.js'
 
-export interface CreateCredoAgentOptions<Options extends DidCommModuleConfigOptions> {
+export interface CreateCredoAgentOptions<
+  Options extends DidCommModuleConfigOptions,
+  Extra extends Record<string, Module> = Record<string, never>,
+> {
   /** The key management backend (our sodium-native KMS in production). */
   kms: Kms.KeyManagementService
   /** The storage service (our Postgres storage in production). */
@@ -13,13 +26,21 @@ export interface CreateCredoAgentOptions<Options extends DidCommModuleConfigOpti
   logger?: Logger
   /** Entries of the per-process DID resolution cache (default 1,000). */
   cacheLimit?: number
+  /**
+   * More modules, registered after the DIDComm module: a module here may replace a service that
+   * DIDComm registered (Credo resolves the last registration).
+   */
+  modules?: Extra
 }
 
 /**
  * Assembles a Credo 0.6.3 agent on our own platform pieces: Node agent dependencies, the given KMS and
  * storage, and the DIDComm module under the `didcomm` key (Credo only exposes `agent.didcomm` then).
  */
-export function createCredoAgent<Options extends DidCommModuleConfigOptions>(options: CreateCredoAgentOptions<Options>) {
+export function createCredoAgent<
+  Options extends DidCommModuleConfigOptions,
+  Extra extends Record<string, Module> = Record<string, never>,
+>(options: CreateCredoAgentOptions<Options, Extra>) {
   return new Agent({
     config: {
       logger: options.logger,
@@ -36,6 +57,7 @@ export function createCredoAgent<Options extends DidCommModuleConfigOptions>(opt
       // DID documents) is cheap to hold per process, so each process keeps its own.
       cache: new CacheModule({ cache: new InMemoryLruCache({ limit: options.cacheLimit ?? 1_000 }) }),
       didcomm: new DidCommModule(options.didcomm),
+      ...(options.modules ?? ({} as Extra)),
     },
   })
 }
