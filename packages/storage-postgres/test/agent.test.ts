@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events'
 import { Agent, StorageVersionRecord, type AgentDependencies, type FileSystem } from '@credo-ts/core'
 import { WebSocket } from 'ws'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { PostgresStorageModule, PostgresStorageService } from '../src/index.js'
+import { PostgresStorageModule, type PostgresStorageService } from '../src/index.js'
 import { agentContextFor, createStorageFixture, type StorageFixture } from './helpers.js'
 
 // Credo 0.6.3 constructs a FileSystem but never calls it on these paths; failing loudly proves that.
