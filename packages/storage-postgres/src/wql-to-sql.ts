@@ -10,9 +10,8 @@ export type WqlQuery = { readonly [key: string]: unknown }
 const OPERATORS = new Set(['$and', '$or', '$not'])
 
 /**
- * Appends the parameters of `query` to `params` and returns a boolean SQL expression referencing them.
- *
- * Translates a WQL query into a boolean SQL expression over the JSONB `tags` column.
+ * Translates a WQL query into a boolean SQL expression over the JSONB `tags` column, appending its
+ * parameters to `params` (placeholders continue after those already there).
  *
  * Every group of plain tag conditions becomes ONE `tags @> $n::jsonb` containment test, which is
  * exactly Credo's in-memory semantics and is served by the GIN (jsonb_path_ops) index:
