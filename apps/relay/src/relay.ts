@@ -171,7 +171,7 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps = {}): Relay {
     held.answerAll({ kind: 'shutdown' })
     await Promise.allSettled([publicApp.close(), internalApp.close()])
     await gateway.idle(Date.now() + 1_000)
-    await queue.close().catch(() => undefined)
+    await queue.close(1_000)
     if (ownsRedis) redis.disconnect()
   }
 

@@ -166,6 +166,7 @@ export class WsGateway {
       ws.refused = true
       ws.endNote = 'relay shutting down'
       ws.close(CloseCode.GoingAway, 'relay shutting down')
+      ws.resume()
     }
     while (this.sockets.size > 0 && Date.now() < deadline) await delay(25)
     for (const ws of this.sockets.values()) ws.terminate()
@@ -241,6 +242,8 @@ export class WsGateway {
     ws.refused = true
     ws.endNote = text
     ws.close(code, text.slice(0, 120))
+    // Read on (frames are ignored now) so the peer's close frame arrives and the handshake completes.
+    ws.resume()
   }
 
   /**
@@ -266,7 +269,8 @@ export class WsGateway {
       if (ws.backlog?.length === 0) ws.backlog = null
     }
     ws.busy = false
-    if (ws.readyState === WebSocket.OPEN) ws.resume()
+    // Also while CLOSING: the peer's close frame must be read for the close handshake to finish.
+    if (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CLOSING) ws.resume()
     if (--this.activePumps === 0) {
       const waiters = this.idleWaiters
       this.idleWaiters = []

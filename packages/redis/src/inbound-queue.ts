@@ -1,5 +1,5 @@
 import { Queue } from 'bullmq'
-import type { JobsOptions } from 'bullmq'
+import type { JobsOptions, KeepJobs } from 'bullmq'
 import { Redis } from 'ioredis'
 import type { RedisOptions } from 'ioredis'
 import {
@@ -26,8 +26,8 @@ export const DEFAULT_INBOUND_JOB_BACKOFF_MS = 1_000
 /** An add that has not resolved by then is reported as failed, so the caller can answer 503 at once. */
 export const DEFAULT_INBOUND_ADD_TIMEOUT_MS = 2_000
 
-/** BullMQ retention: `true` removes at once, a number keeps that many, `{age, count}` bounds both. */
-export type JobRetention = boolean | number | { age?: number; count?: number }
+/** BullMQ retention: `true` removes at once, a number keeps that many, `{age, count}` bounds by age (s) and count. */
+export type JobRetention = boolean | number | KeepJobs
 
 export interface InboundQueueOptions {
   /**
@@ -98,8 +98,19 @@ export class InboundQueue {
     await this.add(data, socketEventJobId(data.socketId, 'closed'))
   }
 
-  public async close(): Promise<void> {
-    await this.queue.close()
+  /**
+   * Closes the producer (not the connection it was given). Bounded: BullMQ's close waits for the
+   * connection to have become ready once, which never happens if Redis was down all along.
+   */
+  public async close(timeoutMs = 2_000): Promise<void> {
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([
+      this.queue.close().catch(() => undefined),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, timeoutMs)
+      }),
+    ])
+    clearTimeout(timer)
   }
 
   private async add(data: InboundJob, jobId: string): Promise<void> {

@@ -2,6 +2,7 @@ import { createServer } from 'node:net'
 import { Queue } from 'bullmq'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { INBOUND_JOB_VERSION, INBOUND_QUEUE_NAME, RedisKeys, inboundJobSchema } from '@mediator/contracts'
+import type { InboundMessageJob } from '@mediator/contracts'
 import { createTestRedisPrefix } from '@mediator/test-support'
 import type { TestRedisPrefix } from '@mediator/test-support'
 import { createFailFastRedis, InboundQueue, InboundQueueUnavailableError, socketEventJobId } from '../src/index.js'
@@ -38,9 +39,9 @@ describe('InboundQueue', () => {
     await t.cleanup()
   })
 
-  const message = {
+  const message: InboundMessageJob = {
     v: INBOUND_JOB_VERSION,
-    kind: 'message' as const,
+    kind: 'message',
     relayId: 'relay-a',
     socketId: 'sock-1',
     transport: 'ws' as const,
@@ -70,7 +71,7 @@ describe('InboundQueue', () => {
   })
 
   it('stores socket events under ids derived from the socket id', async () => {
-    const ref = { v: INBOUND_JOB_VERSION, relayId: 'relay-a', socketId: 'sock-9', transport: 'ws' as const }
+    const ref = { v: INBOUND_JOB_VERSION as typeof INBOUND_JOB_VERSION, relayId: 'relay-a', socketId: 'sock-9', transport: 'ws' as const }
     await inbound.addSocketOpened({ ...ref, kind: 'socket-opened', at: 1, headers: {} })
     await inbound.addSocketClosed({ ...ref, kind: 'socket-closed', at: 2, code: 1001, reason: 'going away' })
     const opened = await reader.getJob(socketEventJobId('sock-9', 'opened'))

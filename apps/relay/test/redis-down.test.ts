@@ -1,0 +1,83 @@
+import { spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { Redis } from 'ioredis'
+import { connect, envelope, relayFixture, unusedPort } from './support.js'
+import type { RelayFixture } from './support.js'
+
+const DIDCOMM = { 'content-type': 'application/didcomm-envelope-enc' }
+
+/** A private redis-server this test may stop; the shared one is never touched. */
+async function startRedis(port: number): Promise<ChildProcess> {
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    stdio: 'ignore',
+  })
+  const probe = new Redis(port, '127.0.0.1', { lazyConnect: true, retryStrategy: () => 50, maxRetriesPerRequest: null })
+  probe.on('error', () => undefined)
+  await probe.connect().catch(() => undefined)
+  await probe.ping()
+  probe.disconnect()
+  return child
+}
+
+async function stopRedis(child: ChildProcess): Promise<void> {
+  const exited = new Promise((resolve) => child.once('exit', resolve))
+  child.kill('SIGKILL')
+  await exited
+}
+
+describe('relay when Redis is down', () => {
+  let f: RelayFixture
+  const privateRedis: ChildProcess[] = []
+
+  beforeAll(async () => {
+    f = await relayFixture('relay-redis-down')
+  })
+  afterAll(async () => {
+    await f.cleanup()
+    for (const c of privateRedis) if (c.exitCode === null && c.signalCode === null) await stopRedis(c)
+  })
+
+  it('answers 503 with Retry-After, fails readiness and closes sockets with 1013 when Redis never answered', async () => {
+    const port = await unusedPort()
+    const r = await f.start({
+      REDIS_URL: `redis://127.0.0.1:${port}`,
+      ENQUEUE_TIMEOUT_MS: '200',
+      WS_ENQUEUE_RETRY_MS: '300',
+      RETRY_AFTER_SECONDS: '7',
+    })
+    const res = await fetch(r.httpUrl, { method: 'POST', headers: DIDCOMM, body: envelope('Anoncrypt', 'lost?') })
+    expect(res.status).toBe(503)
+    expect(res.headers.get('retry-after')).toBe('7')
+    expect((await fetch(`${r.addr.internalUrl}/readyz`)).status).toBe(503)
+    expect((await fetch(`${r.addr.internalUrl}/healthz`)).status).toBe(200)
+    const c = await connect(r.wsUrl)
+    expect((await c.closed).code).toBe(1013)
+  })
+
+  it('answers 503 when Redis goes away after start, and 202 again once it is back', async () => {
+    const port = await unusedPort()
+    let redis = await startRedis(port)
+    privateRedis.push(redis)
+    const r = await f.start({ REDIS_URL: `redis://127.0.0.1:${port}`, ENQUEUE_TIMEOUT_MS: '500' })
+    const ok = await fetch(r.httpUrl, { method: 'POST', headers: DIDCOMM, body: envelope('Anoncrypt', 'before') })
+    expect(ok.status).toBe(202)
+
+    await stopRedis(redis)
+    const down = await fetch(r.httpUrl, { method: 'POST', headers: DIDCOMM, body: envelope('Anoncrypt', 'during') })
+    expect(down.status).toBe(503)
+    expect(down.headers.get('retry-after')).toBe('5')
+    expect((await fetch(`${r.addr.internalUrl}/readyz`)).status).toBe(503)
+
+    redis = await startRedis(port)
+    privateRedis.push(redis)
+    await vi.waitFor(
+      async () => {
+        const res = await fetch(r.httpUrl, { method: 'POST', headers: DIDCOMM, body: envelope('Anoncrypt', 'after') })
+        expect(res.status).toBe(202)
+      },
+      { timeout: 15_000, interval: 200 },
+    )
+    expect((await fetch(`${r.addr.internalUrl}/readyz`)).status).toBe(200)
+  })
+})
