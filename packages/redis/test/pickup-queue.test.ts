@@ -320,11 +320,13 @@ describe('RedisPickupQueue', () => {
     const perTaker = await Promise.all(
       takers.map(async (queue) => {
         const got: QueuedDidCommMessage[] = []
-        for (;;) {
+        // Bounded, so a queue that hands messages out twice fails the assertions below instead of looping.
+        for (let round = 0; round < total; round++) {
           const batch = await queue.takeFromQueue(ctx, { connectionId: 'busy', limit: 7 })
-          if (batch.length === 0) return got
+          if (batch.length === 0) break
           got.push(...batch)
         }
+        return got
       }),
     )
     const all = perTaker.flat().map((m) => m.id)
