@@ -89,6 +89,9 @@ const commands = {
 } as const
 type CommandKey = keyof typeof commands
 
+/** Message ids per script call in remove and release. */
+const ID_CHUNK = 500
+
 /**
  * A durable, per-connection FIFO pickup queue in Redis that Credo uses as its
  * `queueTransportRepository`. Any number of worker processes may share it: every operation is one
@@ -184,10 +187,7 @@ export class RedisPickupQueue implements DidCommQueueTransportRepository {
 
   /** Like removeMessages, but says how many of the ids were still queued. */
   public async remove(connectionId: string, messageIds: readonly string[]): Promise<number> {
-    if (messageIds.length === 0) return 0
-    const [removed, expired] = (await this.run('remove', connectionId, messageIds)) as [number, number]
-    this.reportExpired(expired, connectionId)
-    return removed
+    return this.runChunked('remove', connectionId, messageIds)
   }
 
   /**
@@ -197,8 +197,8 @@ export class RedisPickupQueue implements DidCommQueueTransportRepository {
    * them, only those (so a failed delivery does not release another worker's batch).
    */
   public async releaseInFlight(connectionId: string, messageIds?: readonly string[]): Promise<number> {
-    if (messageIds && messageIds.length === 0) return 0
-    const [released, expired] = (await this.run('release', connectionId, messageIds ?? [])) as [number, number]
+    if (messageIds) return this.runChunked('release', connectionId, messageIds)
+    const [released, expired] = (await this.run('release', connectionId, [])) as [number, number]
     this.reportExpired(expired, connectionId)
     return released
   }
@@ -275,6 +275,27 @@ export class RedisPickupQueue implements DidCommQueueTransportRepository {
         this.reportExpired(expired, connectionId)
       })
     }
+  }
+
+  /**
+   * Runs a per-id script over `ids` in chunks, pipelined in one round trip: the ids come from the
+   * wallet (messages-received), and one script over 100,000 of them would block Redis for everyone.
+   * Each chunk is atomic; the whole need not be. Returns the sum of the scripts' first results.
+   */
+  private async runChunked(command: 'remove' | 'release', connectionId: string, ids: readonly string[]): Promise<number> {
+    if (ids.length === 0) return 0
+    const pipeline = this.redis.pipeline()
+    for (let i = 0; i < ids.length; i += ID_CHUNK) {
+      this.command(pipeline, command)(...this.scriptArgs(connectionId, ids.slice(i, i + ID_CHUNK)))
+    }
+    let total = 0
+    for (const [error, reply] of (await pipeline.exec()) ?? []) {
+      if (error) throw error
+      const [count, expired] = reply as [number, number]
+      total += count
+      this.reportExpired(expired, connectionId)
+    }
+    return total
   }
 
   private async sweepNow(): Promise<number> {

@@ -182,6 +182,20 @@ describe('RedisPickupQueue', () => {
     expect(await queue.remove('c1', [ids[0] as string])).toBe(0)
   })
 
+  it('removes and releases long id lists (more than one script call)', async () => {
+    const queue = createQueue({ maxTakeLimit: 2_000 })
+    const ids = await Promise.all(
+      Array.from({ length: 1_200 }, (_, i) =>
+        queue.addMessage(ctx, { connectionId: 'c1', recipientDids: [], payload: envelope(`m${i}`) }),
+      ),
+    )
+    await queue.takeFromQueue(ctx, { connectionId: 'c1', limit: 2_000 })
+    const odd = ids.filter((_, i) => i % 2 === 1)
+    expect(await queue.releaseInFlight('c1', [...odd, 'unknown'])).toBe(600)
+    expect(await queue.remove('c1', [...ids, ...Array.from({ length: 300 }, (_, i) => `junk-${i}`)])).toBe(1_200)
+    expect(await queue.getQueuedCount('c1')).toBe(0)
+  })
+
   it('deleteMessages=true (pickup v1) deletes what it takes, so it never comes back', async () => {
     const clock = new ManualClock()
     const queue = createQueue({ clock: clock.now, leaseMs: 1_000 })
