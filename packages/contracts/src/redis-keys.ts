@@ -23,4 +23,9 @@ export class RedisKeys {
   public relayHeartbeat(relayId: string): string {
     return `${this.prefix}:relay:${relayId}:alive`
   }
+
+  /** The mediator's reusable invitation ({url, invitation} JSON), published by workers, served by relays. */
+  public get invitation(): string {
+    return `${this.prefix}:invitation`
+  }
 }

@@ -1,0 +1,99 @@
+import type { AgentContext } from '@credo-ts/core'
+import { DidCommMessageReceiver, DidCommTransportService } from '@credo-ts/didcomm'
+import type { InboundMessageJob, SocketClosedJob } from '@mediator/contracts'
+import type { Logger } from '@mediator/config'
+import type { RelayClient } from '../relay/relay-client.js'
+import { RelayTransportSession } from '../relay/relay-transport-session.js'
+import type { BackgroundWrites } from '../pickup/background-writes.js'
+
+/** Something that may take a message off Credo's generic path (the forward fast path). */
+export interface InboundShortcut {
+  /** Returns true when it handled the message completely; false to let Credo process it. */
+  tryHandle(job: InboundMessageJob, envelope: Record<string, unknown>, log: Logger): Promise<boolean>
+}
+
+/** What must happen when a wallet's socket closes (drop live sessions, release unconfirmed messages). */
+export interface SocketCloseHandler {
+  socketClosed(relayId: string, socketId: string, log: Logger): Promise<void>
+}
+
+/** A message that can never be processed, whatever the retries: it goes to the dead letters at once. */
+export class PoisonMessageError extends Error {
+  public constructor(message: string) {
+    super(message)
+    this.name = 'PoisonMessageError'
+  }
+}
+
+export interface JobProcessorDeps {
+  agentContext: AgentContext
+  relay: RelayClient
+  backgroundWrites: BackgroundWrites
+  socketCloseHandler: SocketCloseHandler
+  shortcut?: InboundShortcut
+}
+
+/**
+ * Processes one inbound job: hands a message to Credo through a transport session that answers via the
+ * relay holding the socket, and reacts to socket events. Errors propagate to the queue consumer, which
+ * decides between retry and dead letter.
+ */
+export class JobProcessor {
+  private readonly receiver: DidCommMessageReceiver
+  private readonly transportService: DidCommTransportService
+
+  public constructor(private readonly deps: JobProcessorDeps) {
+    this.receiver = deps.agentContext.dependencyManager.resolve(DidCommMessageReceiver)
+    this.transportService = deps.agentContext.dependencyManager.resolve(DidCommTransportService)
+  }
+
+  public async processMessage(job: InboundMessageJob, log: Logger): Promise<void> {
+    let envelope: unknown
+    try {
+      envelope = JSON.parse(job.payload)
+    } catch {
+      await this.answerNoReply(job, log)
+      throw new PoisonMessageError('payload is not JSON')
+    }
+    if (envelope === null || typeof envelope !== 'object' || Array.isArray(envelope)) {
+      await this.answerNoReply(job, log)
+      throw new PoisonMessageError('payload is not a JSON object')
+    }
+
+    if (this.deps.shortcut && (await this.deps.shortcut.tryHandle(job, envelope as Record<string, unknown>, log))) {
+      await this.answerNoReply(job, log)
+      return
+    }
+
+    const session = new RelayTransportSession(
+      job.messageId,
+      job.relayId,
+      job.socketId,
+      job.transport,
+      this.deps.relay,
+      job.receivedAt,
+    )
+    try {
+      await this.deps.backgroundWrites.run(() =>
+        this.receiver.receiveMessage(envelope, { session, receivedAt: new Date(job.receivedAt) }),
+      )
+    } finally {
+      // The session lives as long as this job: later messages for the wallet go through the live
+      // session directory, not through this process's memory.
+      this.transportService.removeSession(session)
+      if (job.replyExpected && !session.answered) await this.answerNoReply(job, log)
+      if (session.gone) await this.deps.socketCloseHandler.socketClosed(job.relayId, job.socketId, log)
+    }
+  }
+
+  public async processSocketClosed(job: SocketClosedJob, log: Logger): Promise<void> {
+    await this.deps.socketCloseHandler.socketClosed(job.relayId, job.socketId, log)
+  }
+
+  /** A held HTTP request gets "no reply" (202) at once instead of waiting for the relay's timeout. */
+  private async answerNoReply(job: InboundMessageJob, log: Logger): Promise<void> {
+    if (!job.replyExpected) return
+    const result = await this.deps.relay.disconnect(job.relayId, job.socketId)
+    if (result.outcome === 'failed') log.warn({ reason: result.reason }, 'could not answer held request')
+  }
+}

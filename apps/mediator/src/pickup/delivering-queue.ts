@@ -1,0 +1,49 @@
+import type { AgentContext } from '@credo-ts/core'
+import type {
+  AddMessageOptions,
+  DidCommQueueTransportRepository,
+  GetAvailableMessageCountOptions,
+  QueuedDidCommMessage,
+  RemoveMessagesOptions,
+  TakeFromQueueOptions,
+} from '@credo-ts/didcomm'
+import type { Logger } from '@mediator/config'
+import type { RedisPickupQueue } from '@mediator/redis'
+import type { BackgroundWrites } from './background-writes.js'
+import type { LiveDelivery } from './live-delivery.js'
+
+/**
+ * The queue Credo sees: the Redis pickup queue, plus a push to the wallet's live session right after a
+ * message is queued. With it Credo's "queue only" forwarding strategy behaves like "queue and live
+ * delivery" across the whole cluster, whichever worker processed the forward.
+ */
+export class DeliveringQueue implements DidCommQueueTransportRepository {
+  public constructor(
+    private readonly queue: RedisPickupQueue,
+    private readonly liveDelivery: LiveDelivery,
+    private readonly backgroundWrites: BackgroundWrites,
+    private readonly logger: Logger,
+  ) {}
+
+  public getAvailableMessageCount(agentContext: AgentContext, options: GetAvailableMessageCountOptions) {
+    return this.queue.getAvailableMessageCount(agentContext, options)
+  }
+
+  public takeFromQueue(agentContext: AgentContext, options: TakeFromQueueOptions): Promise<QueuedDidCommMessage[]> {
+    return this.queue.takeFromQueue(agentContext, options)
+  }
+
+  public removeMessages(agentContext: AgentContext, options: RemoveMessagesOptions) {
+    return this.queue.removeMessages(agentContext, options)
+  }
+
+  public async addMessage(agentContext: AgentContext, options: AddMessageOptions): Promise<string> {
+    const id = await this.queue.addMessage(agentContext, options)
+    const log = this.logger.child({ connectionId: options.connectionId, queuedMessageId: id })
+    this.backgroundWrites.track(
+      this.liveDelivery.deliverQueued(agentContext, options.connectionId, log, options.receivedAt?.getTime()),
+      (error) => log.error({ err: error }, 'live delivery after queueing failed; the message stays queued'),
+    )
+    return id
+  }
+}

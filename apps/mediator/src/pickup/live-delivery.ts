@@ -1,0 +1,93 @@
+import { utils, type AgentContext } from '@credo-ts/core'
+import {
+  DidCommAttachment,
+  DidCommEnvelopeService,
+  DidCommMessageDeliveryV2Message,
+  type QueuedDidCommMessage,
+} from '@credo-ts/didcomm'
+import type { Logger } from '@mediator/config'
+import type { LiveSessionDirectory, RedisPickupQueue } from '@mediator/redis'
+import type { RelayClient } from '../relay/relay-client.js'
+import type { MediatorMetrics } from '../metrics.js'
+import { liveSessionKeysSchema, toEnvelopeKeys } from './live-session-keys.js'
+
+export type LiveDeliveryOutcome = 'not-live' | 'empty' | 'written' | 'gone' | 'failed'
+
+export interface LiveDeliveryOptions {
+  directory: LiveSessionDirectory
+  queue: RedisPickupQueue
+  relay: RelayClient
+  metrics: MediatorMetrics
+  /** Messages per delivery message (pickup v2 batch). */
+  batchSize?: number
+}
+
+/**
+ * Pushes what is queued for a wallet to its live session, from whichever worker notices: the one that
+ * queued a message, or the one that registered the session. The queue stays the source of truth:
+ * messages are taken under a lease and deleted only when the wallet confirms them (messages-received),
+ * so a delivery that never arrives is delivered again.
+ */
+export class LiveDelivery {
+  private readonly batchSize: number
+
+  public constructor(private readonly options: LiveDeliveryOptions) {
+    this.batchSize = options.batchSize ?? 10
+  }
+
+  /** Delivers pending messages of `connectionId` if the wallet is live somewhere. */
+  public async deliverQueued(
+    agentContext: AgentContext,
+    connectionId: string,
+    log: Logger,
+    receivedAt?: number,
+  ): Promise<LiveDeliveryOutcome> {
+    const { directory, queue, relay, metrics } = this.options
+    const entry = await directory.lookup(connectionId)
+    if (!entry) return 'not-live'
+    const keys = liveSessionKeysSchema.safeParse(entry.keys)
+    if (!keys.success) {
+      log.warn({ connectionId }, 'live session without packing keys, ignored')
+      return 'not-live'
+    }
+
+    const messages = await queue.takeFromQueue(agentContext, { connectionId, limit: this.batchSize })
+    if (messages.length === 0) {
+      metrics.liveDeliveries.inc({ outcome: 'empty' })
+      return 'empty'
+    }
+
+    const packed = await agentContext.dependencyManager.resolve(DidCommEnvelopeService).packMessage(
+      agentContext,
+      createDeliveryMessage(messages),
+      toEnvelopeKeys(keys.data),
+    )
+    const result = await relay.send(entry.relayId, entry.socketId, JSON.stringify(packed))
+    metrics.liveDeliveries.inc({ outcome: result.outcome })
+    if (result.outcome === 'written') {
+      if (receivedAt !== undefined) metrics.deliveryLatency.observe((Date.now() - receivedAt) / 1000)
+      log.debug({ connectionId, count: messages.length, socketId: entry.socketId }, 'live delivery written')
+      return 'written'
+    }
+    // Not delivered: make the messages available again at once instead of after the lease.
+    await queue.releaseInFlight(connectionId)
+    if (result.outcome === 'gone') {
+      await directory.unregister(connectionId, entry.socketId, entry.relayId)
+      log.info({ connectionId, socketId: entry.socketId, reason: result.reason }, 'live session gone, messages stay queued')
+    } else {
+      log.warn({ connectionId, socketId: entry.socketId, reason: result.reason }, 'live delivery failed, messages stay queued')
+    }
+    return result.outcome
+  }
+}
+
+function createDeliveryMessage(messages: QueuedDidCommMessage[]): DidCommMessageDeliveryV2Message {
+  const message = new DidCommMessageDeliveryV2Message({
+    attachments: messages.map(
+      (m) => new DidCommAttachment({ id: m.id, lastmodTime: m.receivedAt, data: { json: m.encryptedMessage } }),
+    ),
+  })
+  // The wallet answers with messages-received on a new thread; an id per delivery keeps logs apart.
+  message.id = utils.uuid()
+  return message
+}

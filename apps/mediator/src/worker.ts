@@ -1,0 +1,223 @@
+import pg from 'pg'
+import { Redis } from 'ioredis'
+import { Queue } from 'bullmq'
+import type { FastifyInstance } from 'fastify'
+import { LogLevel } from '@credo-ts/core'
+import { INBOUND_QUEUE_NAME, RedisKeys } from '@mediator/contracts'
+import type { Logger } from '@mediator/config'
+import { PinoCredoLogger } from '@mediator/credo-runtime'
+import { decodeMasterKey, SodiumKeyManagementService } from '@mediator/kms'
+import { PostgresStorageService } from '@mediator/storage-postgres'
+import { LiveSessionDirectory, RedisPickupQueue, RelayRegistry } from '@mediator/redis'
+import type { MediatorConfig } from './config.js'
+import { MediatorMetrics } from './metrics.js'
+import { createMediatorAgent, type MediatorAgent } from './agent/mediator-agent.js'
+import { ClusterModule } from './agent/cluster-module.js'
+import { RelayClient } from './relay/relay-client.js'
+import { BackgroundWrites } from './pickup/background-writes.js'
+import { LiveDelivery } from './pickup/live-delivery.js'
+import { DeliveringQueue } from './pickup/delivering-queue.js'
+import { ClusterPickupSessionService } from './pickup/cluster-pickup-session-service.js'
+import { SocketLifecycle } from './pickup/socket-lifecycle.js'
+import { JobProcessor } from './inbound/job-processor.js'
+import { InboundConsumer } from './inbound/inbound-consumer.js'
+import { buildOpsServer } from './http/ops-server.js'
+import {
+  ensureMediatorInvitation,
+  publishMediatorInvitation,
+  type MediatorInvitation,
+} from './invitation/mediator-invitation.js'
+
+const credoLogLevels: Record<MediatorConfig['CREDO_LOG_LEVEL'], LogLevel> = {
+  trace: LogLevel.trace,
+  debug: LogLevel.debug,
+  info: LogLevel.info,
+  warn: LogLevel.warn,
+  error: LogLevel.error,
+  off: LogLevel.off,
+}
+
+/**
+ * One mediator worker: a Credo agent on the shared Postgres and Redis, consuming inbound jobs. Built
+ * with `buildMediatorWorker`, then `start()`; `close()` stops taking jobs, finishes those in progress
+ * and releases every connection. Nothing a wallet needs lives only in this process.
+ */
+export class MediatorWorker {
+  private invitationValue?: MediatorInvitation
+  private consumer?: InboundConsumer
+  private ops?: FastifyInstance
+  private started = false
+  private closing = false
+
+  public constructor(
+    public readonly config: MediatorConfig,
+    public readonly logger: Logger,
+    public readonly metrics: MediatorMetrics,
+    public readonly agent: MediatorAgent,
+    private readonly resources: {
+      pool: pg.Pool
+      redis: Redis
+      bullRedis: Redis
+      keys: RedisKeys
+      kms: SodiumKeyManagementService
+      pickupQueue: RedisPickupQueue
+      directory: LiveSessionDirectory
+      relay: RelayClient
+      socketLifecycle: SocketLifecycle
+      processor: JobProcessor
+    },
+  ) {}
+
+  public get invitation(): MediatorInvitation | undefined {
+    return this.invitationValue
+  }
+
+  /** Port the operations server listens on (useful with OPS_PORT=0). */
+  public get opsPort(): number | undefined {
+    const address = this.ops?.server.address()
+    return typeof address === 'object' && address ? address.port : undefined
+  }
+
+  public async start(): Promise<void> {
+    const { config, logger, metrics, agent } = this
+    const r = this.resources
+    this.invitationValue = await ensureMediatorInvitation({ agent, pool: r.pool, label: config.MEDIATOR_LABEL, logger })
+    await publishMediatorInvitation(r.redis, r.keys, this.invitationValue)
+
+    this.consumer = new InboundConsumer({
+      connection: r.bullRedis,
+      keys: r.keys,
+      concurrency: config.WORKER_CONCURRENCY,
+      processor: r.processor,
+      metrics,
+      logger,
+    })
+    await this.consumer.start()
+    r.socketLifecycle.startRelayReaper(15_000)
+
+    const inboundQueue = new Queue(INBOUND_QUEUE_NAME, { connection: r.redis, prefix: r.keys.bullPrefix })
+    this.ops = buildOpsServer({
+      host: config.OPS_HOST,
+      port: config.OPS_PORT,
+      metrics,
+      invitation: () => this.invitationValue,
+      checkReady: async () => {
+        if (!this.started || this.closing) throw new Error('not started or shutting down')
+        await r.redis.ping()
+        await r.pool.query('SELECT 1')
+      },
+      refreshGauges: async () => {
+        const counts = await inboundQueue.getJobCounts('waiting', 'active', 'delayed', 'failed')
+        for (const [state, count] of Object.entries(counts)) metrics.inboundQueueDepth.set({ state }, count)
+      },
+    })
+    this.ops.addHook('onClose', async () => inboundQueue.close())
+    await this.ops.listen({ host: config.OPS_HOST, port: config.OPS_PORT })
+    this.started = true
+    logger.info({ invitationUrl: this.invitationValue.url, opsPort: this.opsPort }, 'mediator worker started')
+  }
+
+  public async close(): Promise<void> {
+    if (this.closing) return
+    this.closing = true
+    const r = this.resources
+    this.logger.info('mediator worker shutting down: finishing jobs in progress')
+    r.socketLifecycle.stopRelayReaper()
+    await this.consumer?.close()
+    await this.ops?.close()
+    await this.agent.shutdown()
+    r.relay.close()
+    r.kms.close()
+    r.redis.disconnect()
+    r.bullRedis.disconnect()
+    await r.pool.end()
+    this.logger.info('mediator worker stopped')
+  }
+}
+
+/** Connects to Postgres and Redis, opens the key store (checking the master key) and builds a worker. */
+export async function buildMediatorWorker(config: MediatorConfig, logger: Logger): Promise<MediatorWorker> {
+  const masterKey = decodeMasterKey(config.KMS_MASTER_KEY)
+  if (!masterKey) throw new Error('KMS_MASTER_KEY must be exactly 32 bytes written as 64 hex digits or as base64')
+
+  await ensureSchema(config.DATABASE_URL, config.DATABASE_SCHEMA)
+  const pool = new pg.Pool({
+    connectionString: config.DATABASE_URL,
+    options: `-c search_path=${config.DATABASE_SCHEMA}`,
+    max: config.DATABASE_POOL_SIZE,
+  })
+  pool.on('error', (error) => logger.warn({ err: error }, 'idle Postgres connection failed'))
+
+  const kms = await SodiumKeyManagementService.create({ pool, masterKey, logger })
+  const storage = await PostgresStorageService.create({ pool, logger })
+  await storage.provisionContext('default')
+
+  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 3 })
+  redis.on('error', (error) => logger.warn({ err: error }, 'Redis connection error'))
+  // BullMQ's blocking reads need their own connection without a per-request retry limit.
+  const bullRedis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null })
+  bullRedis.on('error', (error) => logger.warn({ err: error }, 'Redis (queue) connection error'))
+
+  const keys = new RedisKeys(config.REDIS_PREFIX)
+  const metrics = new MediatorMetrics()
+  const registry = new RelayRegistry(redis, keys)
+  const directory = new LiveSessionDirectory({ redis, prefix: keys })
+  const pickupQueue = new RedisPickupQueue({
+    redis,
+    prefix: keys,
+    leaseMs: config.PICKUP_LEASE_MS,
+    maxAgeMs: config.PICKUP_RETENTION_DAYS * 24 * 3600 * 1000,
+    maxMessagesPerConnection: config.PICKUP_MAX_MESSAGES,
+    onExpired: (count, connectionId) => {
+      metrics.expiredMessages.inc(count)
+      logger.warn({ connectionId, count }, 'queued messages expired before pickup')
+    },
+    logger,
+  })
+  const relay = new RelayClient({ registry, secret: config.INTERNAL_SECRET })
+  const backgroundWrites = new BackgroundWrites()
+  const liveDelivery = new LiveDelivery({ directory, queue: pickupQueue, relay, metrics })
+  const sessionService = new ClusterPickupSessionService(directory, liveDelivery, backgroundWrites, config.WORKER_ID, logger)
+  const deliveringQueue = new DeliveringQueue(pickupQueue, liveDelivery, backgroundWrites, logger)
+
+  const agent = createMediatorAgent({
+    kms,
+    storage,
+    queue: deliveringQueue,
+    endpoints: config.PUBLIC_ENDPOINTS,
+    autoGrantMediation: config.MEDIATION_POLICY === 'open',
+    logger: new PinoCredoLogger(logger.child({ component: 'credo' }), credoLogLevels[config.CREDO_LOG_LEVEL]),
+    modules: { cluster: new ClusterModule(sessionService) },
+  })
+  await agent.initialize()
+
+  const socketLifecycle = new SocketLifecycle(directory, pickupQueue, registry, logger)
+  const processor = new JobProcessor({
+    agentContext: agent.context,
+    relay,
+    backgroundWrites,
+    socketCloseHandler: socketLifecycle,
+  })
+  return new MediatorWorker(config, logger, metrics, agent, {
+    pool,
+    redis,
+    bullRedis,
+    keys,
+    kms,
+    pickupQueue,
+    directory,
+    relay,
+    socketLifecycle,
+    processor,
+  })
+}
+
+async function ensureSchema(databaseUrl: string, schema: string): Promise<void> {
+  const client = new pg.Client({ connectionString: databaseUrl })
+  await client.connect()
+  try {
+    await client.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`)
+  } finally {
+    await client.end()
+  }
+}

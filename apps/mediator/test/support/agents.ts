@@ -1,0 +1,141 @@
+import { randomBytes } from 'node:crypto'
+import {
+  DidCommBasicMessageEventTypes,
+  DidCommBasicMessageRole,
+  DidCommHttpOutboundTransport,
+  DidCommMediatorPickupStrategy,
+  DidCommWsOutboundTransport,
+  type DidCommBasicMessageStateChangedEvent,
+} from '@credo-ts/didcomm'
+import { SodiumKeyManagementService } from '@mediator/kms'
+import { PostgresStorageService } from '@mediator/storage-postgres'
+import { createTestSchema } from '@mediator/test-support'
+import { createCredoAgent, HttpWsInboundTransport } from '@mediator/credo-runtime'
+import { freePort } from './ports.js'
+
+/** What tests need from a Credo agent's platform: its own schema for KMS and storage. */
+async function platform(label: string) {
+  const db = await createTestSchema(label)
+  const kms = await SodiumKeyManagementService.create({ pool: db.pool, masterKey: new Uint8Array(randomBytes(32)) })
+  const storage = await PostgresStorageService.create({ pool: db.pool })
+  await storage.provisionContext('default')
+  return { db, kms, storage }
+}
+
+/** Collects the basic messages an agent receives, so tests can wait for some. */
+export class Inbox {
+  public readonly received: string[] = []
+  private waiters: Array<() => void> = []
+
+  public push(content: string): void {
+    this.received.push(content)
+    for (const w of this.waiters.splice(0)) w()
+  }
+
+  /** Resolves once every expected message has arrived (in any order). */
+  public async waitFor(expected: string[], timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs
+    while (!expected.every((m) => this.received.includes(m))) {
+      const left = deadline - Date.now()
+      if (left <= 0) {
+        const missing = expected.filter((m) => !this.received.includes(m))
+        throw new Error(`missing ${missing.length} of ${expected.length} messages, e.g. ${missing.slice(0, 5).join(', ')}`)
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.min(left, 1_000))
+        this.waiters.push(() => {
+          clearTimeout(timer)
+          resolve()
+        })
+      })
+    }
+  }
+}
+
+/**
+ * A mobile wallet as Credo runs it: no inbound transport, a mediator found through the mediator's
+ * invitation, pickup v2 live mode over a WebSocket.
+ */
+export async function startWallet(label: string, strategy = DidCommMediatorPickupStrategy.PickUpV2LiveMode) {
+  const p = await platform(`wallet_${label}`)
+  const agent = createCredoAgent({
+    kms: p.kms,
+    storage: p.storage,
+    didcomm: {
+      transports: { inbound: [], outbound: [new DidCommWsOutboundTransport(), new DidCommHttpOutboundTransport()] },
+      connections: { autoAcceptConnections: true },
+      mediator: false,
+      credentials: false,
+      proofs: false,
+      mediationRecipient: {
+        mediatorPickupStrategy: strategy,
+        mediatorPollingInterval: 500,
+        baseMediatorReconnectionIntervalMs: 100,
+        maximumMediatorReconnectionIntervalMs: 1_000,
+      },
+    },
+  })
+  await agent.initialize()
+  const inbox = new Inbox()
+  agent.events.on<DidCommBasicMessageStateChangedEvent>(DidCommBasicMessageEventTypes.DidCommBasicMessageStateChanged, (e) => {
+    if (e.payload.basicMessageRecord.role === DidCommBasicMessageRole.Receiver) inbox.push(e.payload.message.content)
+  })
+  return {
+    agent,
+    inbox,
+    db: p.db,
+    /** Connects to the mediator through its invitation and asks for mediation; resolves when granted. */
+    async obtainMediation(invitationUrl: string) {
+      const { connectionRecord } = await agent.didcomm.oob.receiveInvitationFromUrl(invitationUrl, { label })
+      if (!connectionRecord) throw new Error('no connection from the mediator invitation')
+      const connection = await agent.didcomm.connections.returnWhenIsConnected(connectionRecord.id, { timeoutMs: 30_000 })
+      const mediation = await agent.didcomm.mediationRecipient.provision(connection)
+      return { connection, mediation }
+    },
+    async close() {
+      await agent.shutdown()
+      p.kms.close()
+      await p.db.drop()
+    },
+  }
+}
+
+/** Another agent with an HTTP endpoint of its own, sending to wallets through the mediator. */
+export async function startSender(label: string) {
+  const p = await platform(`sender_${label}`)
+  const port = await freePort()
+  const agent = createCredoAgent({
+    kms: p.kms,
+    storage: p.storage,
+    didcomm: {
+      endpoints: [`http://127.0.0.1:${port}`],
+      transports: { inbound: [new HttpWsInboundTransport({ port })], outbound: [new DidCommHttpOutboundTransport()] },
+      connections: { autoAcceptConnections: true },
+      mediator: false,
+      mediationRecipient: false,
+      credentials: false,
+      proofs: false,
+    },
+  })
+  await agent.initialize()
+  return {
+    agent,
+    db: p.db,
+    /** Connects to a wallet through the wallet's own (mediated) invitation. */
+    async connectTo(wallet: Awaited<ReturnType<typeof startWallet>>) {
+      const invitation = await wallet.agent.didcomm.oob.createInvitation()
+      const url = invitation.outOfBandInvitation.toUrl({ domain: 'https://wallet.example' })
+      const { connectionRecord } = await agent.didcomm.oob.receiveInvitationFromUrl(url, { label })
+      if (!connectionRecord) throw new Error('no connection from the wallet invitation')
+      return agent.didcomm.connections.returnWhenIsConnected(connectionRecord.id, { timeoutMs: 30_000 })
+    },
+    async close() {
+      await agent.shutdown()
+      p.kms.close()
+      await p.db.drop()
+    },
+  }
+}
+
+export type TestWallet = Awaited<ReturnType<typeof startWallet>>
+export type TestSender = Awaited<ReturnType<typeof startSender>>

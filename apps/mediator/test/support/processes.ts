@@ -1,0 +1,62 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { dirname, resolve } from 'node:path'
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..')
+
+export interface ManagedProcess {
+  readonly name: string
+  readonly child: ChildProcess
+  /** Everything the process wrote, for assertions and for failure messages. */
+  output(): string
+  /** SIGKILL: the process gets no chance to clean up (kill -9). */
+  kill9(): Promise<void>
+  /** SIGTERM and wait for the exit code. */
+  stop(timeoutMs?: number): Promise<number | null>
+}
+
+/** Starts one of the apps from its TypeScript sources, as its own OS process. */
+export function startApp(name: string, app: 'relay' | 'mediator', env: Record<string, string>): ManagedProcess {
+  const child = spawn(
+    process.execPath,
+    ['--conditions=source', '--import', 'tsx', resolve(repoRoot, `apps/${app}/src/main.ts`)],
+    { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
+  )
+  let out = ''
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()))
+  child.stderr?.on('data', (d: Buffer) => (out += d.toString()))
+  const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)))
+  return {
+    name,
+    child,
+    output: () => out,
+    async kill9() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+      await exited
+    },
+    async stop(timeoutMs = 30_000) {
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode
+      child.kill('SIGTERM')
+      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
+      const code = await exited
+      clearTimeout(timer)
+      return code
+    },
+  }
+}
+
+/** Polls `url` until it answers 200, or fails with the process output. */
+export async function waitForReady(url: string, proc: ManagedProcess, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    if (proc.child.exitCode !== null) throw new Error(`${proc.name} exited early:\n${proc.output()}`)
+    try {
+      const res = await fetch(url)
+      if (res.status === 200) return
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 200))
+  }
+  throw new Error(`${proc.name} not ready at ${url} after ${timeoutMs} ms:\n${proc.output()}`)
+}
