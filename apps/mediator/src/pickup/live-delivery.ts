@@ -69,8 +69,12 @@ export class LiveDelivery {
       log.debug({ connectionId, count: messages.length, socketId: entry.socketId }, 'live delivery written')
       return 'written'
     }
-    // Not delivered: make the messages available again at once instead of after the lease.
-    await queue.releaseInFlight(connectionId)
+    // Not delivered: make these messages available again at once instead of after the lease (only
+    // these: another worker's batch for the same wallet keeps its lease).
+    await queue.releaseInFlight(
+      connectionId,
+      messages.map((m) => m.id),
+    )
     if (result.outcome === 'gone') {
       await directory.unregister(connectionId, entry.socketId, entry.relayId)
       log.info({ connectionId, socketId: entry.socketId, reason: result.reason }, 'live session gone, messages stay queued')
