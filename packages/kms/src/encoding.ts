@@ -3,13 +3,14 @@ export function toBase64Url(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64url')
 }
 
+const BASE64URL = /^[A-Za-z0-9_-]*={0,2}$/
+
 /**
  * Decodes base64url (padded or not). Node's decoder silently skips invalid characters, so the
- * result is re-encoded and compared to reject garbage instead of returning a shorter key.
+ * alphabet is checked first to reject garbage instead of returning a shorter key.
  */
 export function fromBase64Url(value: string): Uint8Array | null {
-  const unpadded = value.endsWith('=') ? value.replace(/=+$/, '') : value
-  const bytes = Buffer.from(unpadded, 'base64url')
-  if (bytes.toString('base64url') !== unpadded) return null
+  if (!BASE64URL.test(value)) return null
+  const bytes = Buffer.from(value, 'base64url')
   return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
 }
