@@ -26,6 +26,12 @@ export class MediatorMetrics {
     registers: [this.registry],
   })
 
+  public readonly messagesQueued = new Counter({
+    name: 'mediator_messages_queued_total',
+    help: 'Messages added to a wallet pickup queue (forwards and messages for offline wallets)',
+    registers: [this.registry],
+  })
+
   public readonly deadLetters = new Counter({
     name: 'mediator_dead_letters_total',
     help: 'Jobs moved to the dead letters (failed set) after their last attempt or as poison',

@@ -3,6 +3,7 @@ import { Redis } from 'ioredis'
 import { Queue } from 'bullmq'
 import type { FastifyInstance } from 'fastify'
 import { LogLevel } from '@credo-ts/core'
+import { DidCommEventTypes, type DidCommMessageProcessedEvent } from '@credo-ts/didcomm'
 import { INBOUND_QUEUE_NAME, RedisKeys } from '@mediator/contracts'
 import type { Logger } from '@mediator/config'
 import { PinoCredoLogger } from '@mediator/credo-runtime'
@@ -19,6 +20,7 @@ import { LiveDelivery } from './pickup/live-delivery.js'
 import { DeliveringQueue } from './pickup/delivering-queue.js'
 import { ClusterPickupSessionService } from './pickup/cluster-pickup-session-service.js'
 import { SocketLifecycle } from './pickup/socket-lifecycle.js'
+import { RetentionSweeper } from './pickup/retention-sweeper.js'
 import { JobProcessor } from './inbound/job-processor.js'
 import { InboundConsumer } from './inbound/inbound-consumer.js'
 import { buildOpsServer } from './http/ops-server.js'
@@ -64,6 +66,7 @@ export class MediatorWorker {
       directory: LiveSessionDirectory
       relay: RelayClient
       socketLifecycle: SocketLifecycle
+      retentionSweeper: RetentionSweeper
       processor: JobProcessor
     },
   ) {}
@@ -94,6 +97,7 @@ export class MediatorWorker {
     })
     await this.consumer.start()
     r.socketLifecycle.startRelayReaper(15_000)
+    r.retentionSweeper.start(60_000)
 
     const inboundQueue = new Queue(INBOUND_QUEUE_NAME, { connection: r.redis, prefix: r.keys.bullPrefix })
     this.ops = buildOpsServer({
@@ -123,6 +127,7 @@ export class MediatorWorker {
     const r = this.resources
     this.logger.info('mediator worker shutting down: finishing jobs in progress')
     r.socketLifecycle.stopRelayReaper()
+    r.retentionSweeper.stop()
     await this.consumer?.close()
     await this.ops?.close()
     await this.agent.shutdown()
@@ -178,7 +183,7 @@ export async function buildMediatorWorker(config: MediatorConfig, logger: Logger
   const backgroundWrites = new BackgroundWrites()
   const liveDelivery = new LiveDelivery({ directory, queue: pickupQueue, relay, metrics })
   const sessionService = new ClusterPickupSessionService(directory, liveDelivery, backgroundWrites, config.WORKER_ID, logger)
-  const deliveringQueue = new DeliveringQueue(pickupQueue, liveDelivery, backgroundWrites, logger)
+  const deliveringQueue = new DeliveringQueue(pickupQueue, liveDelivery, backgroundWrites, metrics, logger)
 
   const agent = createMediatorAgent({
     kms,
@@ -190,6 +195,9 @@ export async function buildMediatorWorker(config: MediatorConfig, logger: Logger
     modules: { cluster: new ClusterModule(sessionService) },
   })
   await agent.initialize()
+  agent.events.on<DidCommMessageProcessedEvent>(DidCommEventTypes.DidCommMessageProcessed, (event) => {
+    if (event.payload.message.type.endsWith('/routing/1.0/forward')) metrics.forwards.inc({ path: 'credo' })
+  })
 
   const socketLifecycle = new SocketLifecycle(directory, pickupQueue, registry, logger)
   const processor = new JobProcessor({
@@ -208,6 +216,7 @@ export async function buildMediatorWorker(config: MediatorConfig, logger: Logger
     directory,
     relay,
     socketLifecycle,
+    retentionSweeper: new RetentionSweeper(pickupQueue, logger),
     processor,
   })
 }

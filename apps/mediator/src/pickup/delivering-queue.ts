@@ -8,7 +8,8 @@ import type {
   TakeFromQueueOptions,
 } from '@credo-ts/didcomm'
 import type { Logger } from '@mediator/config'
-import type { RedisPickupQueue } from '@mediator/redis'
+import { PickupQueueFullError, type RedisPickupQueue } from '@mediator/redis'
+import type { MediatorMetrics } from '../metrics.js'
 import type { BackgroundWrites } from './background-writes.js'
 import type { LiveDelivery } from './live-delivery.js'
 
@@ -22,6 +23,7 @@ export class DeliveringQueue implements DidCommQueueTransportRepository {
     private readonly queue: RedisPickupQueue,
     private readonly liveDelivery: LiveDelivery,
     private readonly backgroundWrites: BackgroundWrites,
+    private readonly metrics: MediatorMetrics,
     private readonly logger: Logger,
   ) {}
 
@@ -38,7 +40,23 @@ export class DeliveringQueue implements DidCommQueueTransportRepository {
   }
 
   public async addMessage(agentContext: AgentContext, options: AddMessageOptions): Promise<string> {
-    const id = await this.queue.addMessage(agentContext, options)
+    let id: string
+    try {
+      id = await this.queue.addMessage(agentContext, options)
+    } catch (error) {
+      if (error instanceof PickupQueueFullError) {
+        // The relay acknowledged this message already; it is not dropped silently: the job fails
+        // with this error and is kept in the dead letters, where an operator can replay it once the
+        // wallet has drained its queue.
+        this.metrics.queueFull.inc()
+        this.logger.error(
+          { connectionId: options.connectionId, limit: error.limit, limitKind: error.limitKind },
+          'pickup queue full: message refused',
+        )
+      }
+      throw error
+    }
+    this.metrics.messagesQueued.inc()
     const log = this.logger.child({ connectionId: options.connectionId, queuedMessageId: id })
     this.backgroundWrites.track(
       this.liveDelivery.deliverQueued(agentContext, options.connectionId, log, options.receivedAt?.getTime()),
