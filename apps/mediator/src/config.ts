@@ -2,6 +2,7 @@ import { hostname } from 'node:os'
 import { randomBytes } from 'node:crypto'
 import { z } from 'zod'
 import { envBool, envInt, envList, envPort, envUrl, logLevelSchema, parseEnv } from '@mediator/config'
+import { masterKeyEnvSchema } from '@mediator/kms'
 
 /**
  * Everything a mediator worker reads from the environment. Names, defaults and meaning are listed in
@@ -17,7 +18,8 @@ export const mediatorEnvSchema = z.object({
   DATABASE_POOL_SIZE: envInt({ min: 1, max: 200 }).default(10),
   REDIS_URL: envUrl().default('redis://127.0.0.1:6379'),
   REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9:_-]+$/, "use letters, digits, ':', '_' or '-'").default('mediator'),
-  KMS_MASTER_KEY: z.string({ message: 'is required: 32 bytes as base64 or hex' }).min(1),
+  // Same rule (and message) as the KMS's own loader: 32 bytes as 64 hex digits or base64.
+  ...masterKeyEnvSchema.shape,
   /** The public URL wallets and senders reach the relays at: the endpoint in mediation grants. */
   PUBLIC_ENDPOINTS: envList().pipe(z.array(z.string().url('each endpoint must be a URL')).min(1)).default(['http://127.0.0.1:3000', 'ws://127.0.0.1:3000']),
   INTERNAL_SECRET: z.string().min(16, 'must be at least 16 characters'),
