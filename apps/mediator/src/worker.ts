@@ -91,6 +91,8 @@ export class MediatorWorker {
       connection: r.bullRedis,
       keys: r.keys,
       concurrency: config.WORKER_CONCURRENCY,
+      lockDurationMs: config.INBOUND_LOCK_DURATION_MS,
+      stalledIntervalMs: config.INBOUND_STALLED_INTERVAL_MS,
       processor: r.processor,
       metrics,
       logger,

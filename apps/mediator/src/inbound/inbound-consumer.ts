@@ -17,6 +17,10 @@ export interface InboundConsumerOptions {
   /** Completed jobs kept for inspection (count); failed ones are the dead letters and kept longer. */
   keepCompleted?: number
   keepFailedDays?: number
+  /** How long a job's lock lives without renewal: a dead worker's jobs wait at least this long. */
+  lockDurationMs?: number
+  /** How often to look for jobs whose lock expired (their worker died) and hand them out again. */
+  stalledIntervalMs?: number
 }
 
 /**
@@ -37,8 +41,10 @@ export class InboundConsumer {
       concurrency,
       removeOnComplete: { count: this.options.keepCompleted ?? 1_000 },
       removeOnFail: { age: (this.options.keepFailedDays ?? 14) * 24 * 3600 },
-      // A job whose worker died (kill -9) is handed to another worker after this long.
-      stalledInterval: 15_000,
+      // A job whose worker died (kill -9) is handed to another worker once its lock has expired
+      // and the next stalled-job check runs.
+      lockDuration: this.options.lockDurationMs ?? 30_000,
+      stalledInterval: this.options.stalledIntervalMs ?? 15_000,
       maxStalledCount: 3,
     })
     this.worker.on('failed', (job, error) => {
