@@ -15,6 +15,7 @@ import { HeldRequests } from './held-requests.js'
 import { HeartbeatSweep } from './heartbeat.js'
 import { WsGateway } from './ws-gateway.js'
 import { registerPublicRoutes } from './public-routes.js'
+import { registerInvitationRoute } from './invitation-route.js'
 import { registerInternalRoutes } from './internal-routes.js'
 
 export interface RelayDeps {
@@ -82,6 +83,7 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps = {}): Relay {
     requestTimeout: config.returnRouteTimeoutMs + 30_000,
   })
   registerPublicRoutes(publicApp, { config, queue, metrics, held, logger })
+  registerInvitationRoute(publicApp, { redis, keys })
   publicApp.server.on('upgrade', (req, socket, head) => gateway.handleUpgrade(req, socket, head))
 
   const internalApp: FastifyInstance = Fastify({ logger: false, bodyLimit: config.maxSendBytes })
