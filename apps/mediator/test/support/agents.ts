@@ -12,6 +12,7 @@ import { PostgresStorageService } from '@mediator/storage-postgres'
 import { createTestSchema } from '@mediator/test-support'
 import { createCredoAgent, HttpWsInboundTransport } from '@mediator/credo-runtime'
 import { freePort } from './ports.js'
+import { DeliveryTracker } from './delivery-tracker.js'
 
 /** What tests need from a Credo agent's platform: its own schema for KMS and storage. */
 async function platform(label: string) {
@@ -54,35 +55,48 @@ export class Inbox {
 
 /**
  * A mobile wallet as Credo runs it: no inbound transport, a mediator found through the mediator's
- * invitation, pickup v2 live mode over a WebSocket.
+ * invitation, pickup v2 live mode over a WebSocket. Its records and keys live in its own schema, so
+ * it can go offline (the agent shut down, its socket closed) and come back as a new agent.
  */
 export async function startWallet(label: string, strategy = DidCommMediatorPickupStrategy.PickUpV2LiveMode) {
   const p = await platform(`wallet_${label}`)
-  const agent = createCredoAgent({
-    kms: p.kms,
-    storage: p.storage,
-    didcomm: {
-      transports: { inbound: [], outbound: [new DidCommWsOutboundTransport(), new DidCommHttpOutboundTransport()] },
-      connections: { autoAcceptConnections: true },
-      mediator: false,
-      credentials: false,
-      proofs: false,
-      mediationRecipient: {
-        mediatorPickupStrategy: strategy,
-        mediatorPollingInterval: 500,
-        baseMediatorReconnectionIntervalMs: 100,
-        maximumMediatorReconnectionIntervalMs: 1_000,
-      },
-    },
-  })
-  await agent.initialize()
   const inbox = new Inbox()
-  agent.events.on<DidCommBasicMessageStateChangedEvent>(DidCommBasicMessageEventTypes.DidCommBasicMessageStateChanged, (e) => {
-    if (e.payload.basicMessageRecord.role === DidCommBasicMessageRole.Receiver) inbox.push(e.payload.message.content)
-  })
+  const tracker = new DeliveryTracker()
+  const open = async () => {
+    const created = createCredoAgent({
+      kms: p.kms,
+      storage: p.storage,
+      didcomm: {
+        transports: { inbound: [], outbound: [new DidCommWsOutboundTransport(), new DidCommHttpOutboundTransport()] },
+        connections: { autoAcceptConnections: true },
+        mediator: false,
+        credentials: false,
+        proofs: false,
+        mediationRecipient: {
+          mediatorPickupStrategy: strategy,
+          mediatorPollingInterval: 500,
+          baseMediatorReconnectionIntervalMs: 100,
+          maximumMediatorReconnectionIntervalMs: 1_000,
+        },
+      },
+    })
+    await created.initialize()
+    created.events.on<DidCommBasicMessageStateChangedEvent>(DidCommBasicMessageEventTypes.DidCommBasicMessageStateChanged, (e) => {
+      if (e.payload.basicMessageRecord.role === DidCommBasicMessageRole.Receiver) inbox.push(e.payload.message.content)
+    })
+    tracker.attach(created)
+    return created
+  }
+  let agent = await open()
+  let online = true
   return {
-    agent,
+    /** The wallet's current Credo agent (a new one after `comeOnline`). */
+    get agent() {
+      return agent
+    },
     inbox,
+    /** What the wallet saw of pickup v2 deliveries and confirmations. */
+    tracker,
     db: p.db,
     /** Connects to the mediator through its invitation and asks for mediation; resolves when granted. */
     async obtainMediation(invitationUrl: string) {
@@ -92,8 +106,23 @@ export async function startWallet(label: string, strategy = DidCommMediatorPicku
       const mediation = await agent.didcomm.mediationRecipient.provision(connection)
       return { connection, mediation }
     },
-    async close() {
+    /** The app goes to the background: pickup stops and the agent shuts down, closing its socket. */
+    async goOffline() {
+      if (!online) return
+      online = false
+      await agent.didcomm.mediationRecipient.stopMessagePickup()
       await agent.shutdown()
+    },
+    /** The app comes back: a new agent on the same records and keys resumes pickup from its mediator. */
+    async comeOnline() {
+      if (online) return
+      agent = await open()
+      online = true
+      await agent.didcomm.mediationRecipient.initiateMessagePickup()
+    },
+    async close() {
+      if (online) await agent.shutdown()
+      online = false
       p.kms.close()
       await p.db.drop()
     },
@@ -128,6 +157,23 @@ export async function startSender(label: string) {
       const { connectionRecord } = await agent.didcomm.oob.receiveInvitationFromUrl(url, { label })
       if (!connectionRecord) throw new Error('no connection from the wallet invitation')
       return agent.didcomm.connections.returnWhenIsConnected(connectionRecord.id, { timeoutMs: 30_000 })
+    },
+    /**
+     * Sends a basic message the way a careful sender does: when the mediator did not acknowledge it
+     * (the relay died mid-request, nothing answered), it sends it again, until `timeoutMs`. Returns
+     * how many attempts it took.
+     */
+    async sendUntilAccepted(connectionId: string, content: string, timeoutMs = 60_000): Promise<number> {
+      const deadline = Date.now() + timeoutMs
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await agent.didcomm.basicMessages.sendMessage(connectionId, content)
+          return attempt
+        } catch (error) {
+          if (Date.now() >= deadline) throw error
+          await new Promise((resolve) => setTimeout(resolve, Math.min(100 * attempt, 1_000)))
+        }
+      }
     },
     async close() {
       await agent.shutdown()

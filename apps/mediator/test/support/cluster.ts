@@ -7,6 +7,8 @@ import { TcpBalancer } from './tcp-balancer.js'
 
 export interface RelayHandle {
   readonly name: string
+  /** The id the relay announces in Redis (and that jobs and live sessions name). */
+  readonly relayId: string
   readonly publicPort: number
   readonly internalPort: number
   readonly proc: ManagedProcess
@@ -28,6 +30,9 @@ export class TestCluster {
   public readonly workers: WorkerHandle[] = []
   public readonly secret = randomBytes(24).toString('hex')
   public readonly masterKey = randomBytes(32).toString('hex')
+  // Counted apart from the arrays: processes started in parallel must not share a name.
+  private relaysStarted = 0
+  private workersStarted = 0
   private constructor(
     public readonly db: TestSchema,
     public readonly redis: TestRedisPrefix,
@@ -68,9 +73,10 @@ export class TestCluster {
 
   public async addRelay(): Promise<RelayHandle> {
     const [publicPort, internalPort] = [await freePort(), await freePort()]
-    const name = `relay-${this.relays.length + 1}`
+    const name = `relay-${++this.relaysStarted}`
+    const relayId = `${name}-${randomBytes(3).toString('hex')}`
     const proc = startApp(name, 'relay', {
-      RELAY_ID: `${name}-${randomBytes(3).toString('hex')}`,
+      RELAY_ID: relayId,
       PUBLIC_HOST: '127.0.0.1',
       PUBLIC_PORT: String(publicPort),
       INTERNAL_HOST: '127.0.0.1',
@@ -88,15 +94,15 @@ export class TestCluster {
       ...this.extraEnv,
     })
     await waitForReady(`http://127.0.0.1:${internalPort}/readyz`, proc)
-    const handle = { name, publicPort, internalPort, proc }
+    const handle = { name, relayId, publicPort, internalPort, proc }
     this.relays.push(handle)
     this.balancer.setTargets(this.liveRelays().map((r) => r.publicPort))
     return handle
   }
 
   public async addWorker(): Promise<WorkerHandle> {
+    const name = `worker-${++this.workersStarted}`
     const opsPort = await freePort()
-    const name = `worker-${this.workers.length + 1}`
     const proc = startApp(name, 'mediator', {
       WORKER_ID: name,
       DATABASE_URL: testDatabaseUrl(),

@@ -1,0 +1,120 @@
+import {
+  DidCommBasicMessage,
+  DidCommEventTypes,
+  DidCommMessageDeliveryV2Message,
+  DidCommMessagesReceivedV2Message,
+  DidCommStatusV2Message,
+  type DidCommAttachment,
+  type DidCommMessageSentEvent,
+} from '@credo-ts/didcomm'
+import type { createCredoAgent } from '@mediator/credo-runtime'
+
+type CredoAgent = ReturnType<typeof createCredoAgent>
+
+/** One queued message as the wallet saw it arrive in a pickup v2 delivery. */
+export interface ObservedDelivery {
+  /** The mediator's queue id of the message (the attachment id). */
+  readonly attachmentId: string
+  /** Order of arrival among everything the tracker saw. */
+  readonly seq: number
+  /** Whether the mediator had already confirmed removing this message when it arrived. */
+  readonly afterConfirmation: boolean
+}
+
+/**
+ * Watches a wallet's pickup v2 traffic to check the delivery guarantee precisely: a queued message
+ * (identified by its attachment id, the mediator's queue id) must never arrive again once the
+ * mediator has confirmed its removal. The confirmation is the mediator's `status` answer on the
+ * thread of the wallet's `messages-received`: Credo's mediator removes the messages before it writes
+ * that answer, so once the wallet has read it, those ids are gone for good. A message that arrives
+ * again before that point was not confirmed, and may legitimately be delivered more than once.
+ */
+export class DeliveryTracker {
+  public readonly deliveries: ObservedDelivery[] = []
+  private seq = 0
+  /** messages-received thread id -> the attachment ids it confirms. */
+  private readonly receipts = new Map<string, string[]>()
+  /** status answers seen (thread id -> seq), also those that came before we saw their receipt sent. */
+  private readonly statuses = new Map<string, number>()
+  private readonly confirmedAt = new Map<string, number>()
+  private readonly ciphertextById = new Map<string, string>()
+  private readonly contentByCiphertext = new Map<string, string>()
+
+  /** Starts watching `agent` (call again for a new agent of the same wallet after a restart). */
+  public attach(agent: CredoAgent): void {
+    agent.didcomm.registerMessageHandlerMiddleware(async (context, next) => {
+      const { message } = context
+      if (message instanceof DidCommMessageDeliveryV2Message) {
+        for (const attachment of message.appendedAttachments ?? []) this.recordDelivery(attachment)
+      } else if (message instanceof DidCommStatusV2Message && message.threadId) {
+        this.recordStatus(message.threadId)
+      } else if (message instanceof DidCommBasicMessage && context.encryptedMessage) {
+        this.contentByCiphertext.set(context.encryptedMessage.ciphertext, message.content)
+      }
+      await next()
+    })
+    agent.events.on<DidCommMessageSentEvent>(DidCommEventTypes.DidCommMessageSent, (event) => {
+      const sent = event.payload.message.message
+      if (sent instanceof DidCommMessagesReceivedV2Message) this.recordReceipt(sent.threadId, sent.messageIdList)
+    })
+  }
+
+  /** Deliveries of messages whose removal the mediator had already confirmed: must stay empty. */
+  public violations(): Array<ObservedDelivery & { content?: string }> {
+    return this.deliveries.filter((d) => d.afterConfirmation).map((d) => ({ ...d, content: this.contentOf(d.attachmentId) }))
+  }
+
+  /** How often each queued message arrived (id -> count). */
+  public arrivals(): Map<string, number> {
+    const counts = new Map<string, number>()
+    for (const d of this.deliveries) counts.set(d.attachmentId, (counts.get(d.attachmentId) ?? 0) + 1)
+    return counts
+  }
+
+  public isConfirmed(attachmentId: string): boolean {
+    return this.confirmedAt.has(attachmentId)
+  }
+
+  /** The basic message content a queued message carried, once the wallet has processed it. */
+  public contentOf(attachmentId: string): string | undefined {
+    const ciphertext = this.ciphertextById.get(attachmentId)
+    return ciphertext === undefined ? undefined : this.contentByCiphertext.get(ciphertext)
+  }
+
+  /** A one-line account for failure messages. */
+  public summary(): string {
+    const arrivals = [...this.arrivals().values()]
+    return (
+      `${this.deliveries.length} deliveries of ${arrivals.length} queued messages, ` +
+      `${arrivals.filter((n) => n > 1).length} arrived more than once, ${this.confirmedAt.size} confirmed, ` +
+      `${this.violations().length} arrived after their confirmation`
+    )
+  }
+
+  private recordDelivery(attachment: DidCommAttachment): void {
+    const json = attachment.getDataAsJson<{ ciphertext?: unknown }>()
+    if (typeof json?.ciphertext === 'string') this.ciphertextById.set(attachment.id, json.ciphertext)
+    this.deliveries.push({
+      attachmentId: attachment.id,
+      seq: ++this.seq,
+      afterConfirmation: this.confirmedAt.has(attachment.id),
+    })
+  }
+
+  private recordReceipt(threadId: string, ids: string[]): void {
+    this.receipts.set(threadId, ids)
+    const statusSeq = this.statuses.get(threadId)
+    if (statusSeq !== undefined) this.confirm(ids, statusSeq)
+  }
+
+  private recordStatus(threadId: string): void {
+    const seq = ++this.seq
+    this.statuses.set(threadId, seq)
+    const ids = this.receipts.get(threadId)
+    if (ids) this.confirm(ids, seq)
+  }
+
+  private confirm(ids: string[], seq: number): void {
+    for (const id of ids) if (!this.confirmedAt.has(id)) this.confirmedAt.set(id, seq)
+  }
+}
