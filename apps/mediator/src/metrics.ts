@@ -79,7 +79,7 @@ export class MediatorMetrics {
 
   public readonly liveSessions = new Gauge({
     name: 'mediator_live_sessions',
-    help: 'Wallets with a live pickup session, cluster-wide',
+    help: 'Wallet sockets with a live pickup session, cluster-wide (read at scrape time)',
     registers: [this.registry],
   })
 

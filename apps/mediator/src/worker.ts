@@ -64,6 +64,7 @@ export class MediatorWorker {
       kms: SodiumKeyManagementService
       pickupQueue: RedisPickupQueue
       directory: LiveSessionDirectory
+      registry: RelayRegistry
       relay: RelayClient
       socketLifecycle: SocketLifecycle
       retentionSweeper: RetentionSweeper
@@ -115,6 +116,8 @@ export class MediatorWorker {
       refreshGauges: async () => {
         const counts = await inboundQueue.getJobCounts('waiting', 'active', 'delayed', 'failed')
         for (const [state, count] of Object.entries(counts)) metrics.inboundQueueDepth.set({ state }, count)
+        const relays = await r.registry.listAlive()
+        metrics.liveSessions.set(await r.directory.countLiveSockets(relays.map((a) => a.relayId)))
       },
     })
     this.ops.addHook('onClose', async () => inboundQueue.close())
@@ -216,6 +219,7 @@ export async function buildMediatorWorker(config: MediatorConfig, logger: Logger
     kms,
     pickupQueue,
     directory,
+    registry,
     relay,
     socketLifecycle,
     retentionSweeper: new RetentionSweeper(pickupQueue, logger),

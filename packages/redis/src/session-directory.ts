@@ -181,6 +181,19 @@ export class LiveSessionDirectory {
    * The relay is dead (its heartbeat expired): drops every entry on it, `removeRelayBatchSize`
    * sockets per atomic step so Redis is never blocked long. Returns how many entries it removed.
    */
+  /**
+   * Sockets with at least one live session on each of the given relays: a cheap gauge (one SCARD per
+   * relay) of how many wallets are live. A socket left in an index by a lost cleanup counts until the
+   * relay's cleanup or the safety TTL removes it.
+   */
+  public async countLiveSockets(relayIds: readonly string[]): Promise<number> {
+    if (relayIds.length === 0) return 0
+    const pipeline = this.redis.pipeline()
+    for (const relayId of relayIds) pipeline.scard(this.keys.relay(relayId))
+    const results = (await pipeline.exec()) ?? []
+    return results.reduce((sum, [error, count]) => sum + (error ? 0 : Number(count)), 0)
+  }
+
   public async removeRelay(relayId: string): Promise<number> {
     let removed = 0
     for (;;) {

@@ -165,6 +165,16 @@ describe('LiveSessionDirectory', () => {
     expect(await small.register('late', entry('relay-dead', 's3', 99))).toBe('socket-closed')
   })
 
+  it('counts sockets with live sessions per relay', async () => {
+    await directory.register('c1', entry('relay-1', 's1', 1))
+    await directory.register('c2', entry('relay-1', 's2', 1))
+    await directory.register('c3', entry('relay-2', 's1', 1))
+    expect(await directory.countLiveSockets(['relay-1', 'relay-2', 'relay-none'])).toBe(3)
+    await directory.removeSocket('relay-1', 's2')
+    expect(await directory.countLiveSockets(['relay-1'])).toBe(1)
+    expect(await directory.countLiveSockets([])).toBe(0)
+  })
+
   it('leaves no keys behind after cleanup', async () => {
     await directory.register('c1', entry('relay-1', 's1', 1))
     await directory.register('c2', entry('relay-1', 's2', 1))
