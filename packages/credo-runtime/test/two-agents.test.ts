@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto'
-import { createServer, type AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   DidCommDidExchangeState,
@@ -10,7 +9,7 @@ import {
 } from '@credo-ts/didcomm'
 import { SodiumKeyManagementService } from '@mediator/kms'
 import { PostgresStorageService } from '@mediator/storage-postgres'
-import { createTestSchema, type TestSchema } from '@mediator/test-support'
+import { createTestSchema, freePort, type TestSchema } from '@mediator/test-support'
 import { createCredoAgent, HttpWsInboundTransport } from '@mediator/credo-runtime'
 
 /**
@@ -19,17 +18,6 @@ import { createCredoAgent, HttpWsInboundTransport } from '@mediator/credo-runtim
  * invitation and exchange a trust ping; one of them restarts on the same database and still has its
  * keys and connection.
  */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo
-      server.close(() => resolve(port))
-    })
-  })
-}
-
 describe('Credo on our KMS and Postgres storage', () => {
   const masterKey = new Uint8Array(randomBytes(32))
   let aliceDb: TestSchema

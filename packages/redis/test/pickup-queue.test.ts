@@ -48,17 +48,6 @@ describe('RedisPickupQueue', () => {
   const createQueue = (options: Partial<RedisPickupQueueOptions> = {}): RedisPickupQueue =>
     new RedisPickupQueue({ redis, prefix: t.prefix, ...options })
 
-  const keysUnderPrefix = async (): Promise<string[]> => {
-    const found: string[] = []
-    let cursor = '0'
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${t.prefix}:*`, 'COUNT', 1000)
-      cursor = next
-      found.push(...keys)
-    } while (cursor !== '0')
-    return found.sort()
-  }
-
   async function addAll(queue: RedisPickupQueue, connectionId: string, items: string[], dids = ['did:key:z6Mk1']) {
     const ids: string[] = []
     for (const label of items) {
@@ -287,7 +276,7 @@ describe('RedisPickupQueue', () => {
     clock.advance(1_001)
     expect(await queue.purgeExpired()).toEqual({ connections: 30, expired: 60 })
     expect(counted).toBe(60)
-    expect(await keysUnderPrefix()).toEqual([`${t.prefix}:pq:expired-total`])
+    expect(await t.listKeys()).toEqual([`${t.prefix}:pq:expired-total`])
   })
 
   it('refuses a message over the message cap with PickupQueueFullError and loses nothing', async () => {
@@ -395,7 +384,7 @@ describe('RedisPickupQueue', () => {
     await queue.removeMessages(ctx, { connectionId: 'c1', messageIds: ids })
     await queue.takeFromQueue(ctx, { connectionId: 'c2', limit: 1 })
     expect(await queue.deleteConnection('c2')).toBe(3)
-    expect(await keysUnderPrefix()).toEqual([])
+    expect(await t.listKeys()).toEqual([])
     expect(await queue.getGlobalStats()).toEqual({ connectionsWithMessages: 0, expiredTotal: 0 })
   })
 

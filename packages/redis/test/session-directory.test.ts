@@ -21,18 +21,8 @@ describe('LiveSessionDirectory', () => {
     ...extra,
   })
 
-  const keysUnderPrefix = async (): Promise<string[]> => {
-    const found: string[] = []
-    let cursor = '0'
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${t.prefix}:*`, 'COUNT', 1000)
-      cursor = next
-      found.push(...keys)
-    } while (cursor !== '0')
-    return found.sort()
-  }
   /** Everything but the tombstones of removed sockets, which expire by themselves. */
-  const liveKeys = async () => (await keysUnderPrefix()).filter((k) => !k.endsWith(':closed'))
+  const liveKeys = async () => (await t.listKeys()).filter((k) => !k.endsWith(':closed'))
 
   beforeEach(async () => {
     t = await createTestRedisPrefix('session-directory')

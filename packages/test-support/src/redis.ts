@@ -8,6 +8,8 @@ export interface TestRedisPrefix {
   /** A key prefix no other test uses, e.g. `test:relay:9c2e41aa`. */
   readonly prefix: string
   readonly redisUrl: string
+  /** Every key under the prefix, sorted (to check what a test left behind). */
+  listKeys(): Promise<string[]>
   /** Deletes every key under the prefix and closes the helper's connection. */
   cleanup(): Promise<void>
 }
@@ -16,22 +18,30 @@ export interface TestRedisPrefix {
 export async function createTestRedisPrefix(label = 't'): Promise<TestRedisPrefix> {
   const prefix = `test:${label.replace(/[^a-z0-9_-]/gi, '_')}:${randomBytes(4).toString('hex')}`
   const redisUrl = testRedisUrl()
+  const scanKeys = async (each: (redis: Redis, keys: string[]) => Promise<unknown>) => {
+    const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 })
+    await redis.connect()
+    try {
+      let cursor = '0'
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000)
+        cursor = next
+        if (keys.length > 0) await each(redis, keys)
+      } while (cursor !== '0')
+    } finally {
+      redis.disconnect()
+    }
+  }
   return {
     prefix,
     redisUrl,
+    async listKeys() {
+      const found: string[] = []
+      await scanKeys(async (_redis, keys) => found.push(...keys))
+      return found.sort()
+    },
     async cleanup() {
-      const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 })
-      await redis.connect()
-      try {
-        let cursor = '0'
-        do {
-          const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000)
-          cursor = next
-          if (keys.length > 0) await redis.unlink(...keys)
-        } while (cursor !== '0')
-      } finally {
-        redis.disconnect()
-      }
+      await scanKeys((redis, keys) => redis.unlink(...keys))
     },
   }
 }

@@ -1,13 +1,2 @@
-import { createServer, type AddressInfo } from 'node:net'
-
-/** A port that was free a moment ago (the OS picks it), for processes that need a fixed port. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo
-      server.close(() => resolve(port))
-    })
-  })
-}
+// The helper lives in @mediator/test-support; re-exported for the harness's own imports.
+export { freePort } from '@mediator/test-support'
