@@ -14,6 +14,7 @@ import type { MediatorConfig } from './config.js'
 import { MediatorMetrics } from './metrics.js'
 import { createMediatorAgent, type MediatorAgent } from './agent/mediator-agent.js'
 import { ClusterModule } from './agent/cluster-module.js'
+import { MediationPolicy, MediatorProtocolsModule } from './protocols/index.js'
 import { RelayClient } from './relay/relay-client.js'
 import { BackgroundWrites } from './pickup/background-writes.js'
 import { LiveDelivery } from './pickup/live-delivery.js'
@@ -24,6 +25,7 @@ import { RetentionSweeper } from './pickup/retention-sweeper.js'
 import { JobProcessor } from './inbound/job-processor.js'
 import { InboundConsumer } from './inbound/inbound-consumer.js'
 import { buildOpsServer } from './http/ops-server.js'
+import { EnvelopePacker, FastDeliveryPacker, startForwardFastPath } from './forward/index.js'
 import {
   ensureMediatorInvitation,
   publishMediatorInvitation,
@@ -186,7 +188,9 @@ export async function buildMediatorWorker(config: MediatorConfig, logger: Logger
   })
   const relay = new RelayClient({ registry, secret: config.INTERNAL_SECRET })
   const backgroundWrites = new BackgroundWrites()
-  const liveDelivery = new LiveDelivery({ directory, queue: pickupQueue, relay, metrics })
+  // FAST_FORWARD: forwards and live deliveries skip Credo's generic pipeline (docs/forward-path.md).
+  const packer = config.FAST_FORWARD ? new FastDeliveryPacker(new EnvelopePacker(kms)) : undefined
+  const liveDelivery = new LiveDelivery({ directory, queue: pickupQueue, relay, metrics, packer })
   const sessionService = new ClusterPickupSessionService(directory, liveDelivery, backgroundWrites, config.WORKER_ID, logger)
   const deliveringQueue = new DeliveringQueue(pickupQueue, liveDelivery, backgroundWrites, metrics, logger)
 
@@ -197,7 +201,14 @@ export async function buildMediatorWorker(config: MediatorConfig, logger: Logger
     endpoints: config.PUBLIC_ENDPOINTS,
     autoGrantMediation: config.MEDIATION_POLICY === 'open',
     logger: new PinoCredoLogger(logger.child({ component: 'credo' }), credoLogLevels[config.CREDO_LOG_LEVEL]),
-    modules: { cluster: new ClusterModule(sessionService) },
+    modules: {
+      cluster: new ClusterModule(sessionService),
+      protocols: new MediatorProtocolsModule({
+        policy: MediationPolicy.fromConfig(config),
+        registry: metrics.registry,
+        logger,
+      }),
+    },
   })
   await agent.initialize()
   agent.events.on<DidCommMessageProcessedEvent>(DidCommEventTypes.DidCommMessageProcessed, (event) => {
@@ -205,11 +216,15 @@ export async function buildMediatorWorker(config: MediatorConfig, logger: Logger
   })
 
   const socketLifecycle = new SocketLifecycle(directory, pickupQueue, registry, logger)
+  const shortcut = config.FAST_FORWARD
+    ? await startForwardFastPath({ agent, kms, queue: deliveringQueue, backgroundWrites, redis, redisPrefix: config.REDIS_PREFIX, metrics, logger })
+    : undefined
   const processor = new JobProcessor({
     agentContext: agent.context,
     relay,
     backgroundWrites,
     socketCloseHandler: socketLifecycle,
+    shortcut,
   })
   return new MediatorWorker(config, logger, metrics, agent, {
     pool,
