@@ -1,6 +1,5 @@
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
-import { createServer } from 'node:net'
 import { createInterface } from 'node:readline'
 import { Queue } from 'bullmq'
 import type { Job } from 'bullmq'
@@ -154,14 +153,7 @@ export function sendFrame(ws: WebSocket, data: string | Buffer, binary = false):
   return new Promise((resolve, reject) => ws.send(data, { binary }, (err) => (err ? reject(err) : resolve())))
 }
 
-export async function unusedPort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const address = server.address()
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  if (address === null || typeof address === 'string') throw new Error('no port')
-  return address.port
-}
+export { freePort as unusedPort } from '@mediator/test-support'
 
 export interface RelayProcess {
   child: ChildProcess

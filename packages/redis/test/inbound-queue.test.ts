@@ -1,21 +1,11 @@
-import { createServer } from 'node:net'
 import { Queue } from 'bullmq'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { INBOUND_JOB_VERSION, INBOUND_QUEUE_NAME, RedisKeys, inboundJobSchema } from '@mediator/contracts'
 import type { InboundMessageJob } from '@mediator/contracts'
-import { createTestRedisPrefix } from '@mediator/test-support'
+import { createTestRedisPrefix, freePort as unusedPort } from '@mediator/test-support'
 import type { TestRedisPrefix } from '@mediator/test-support'
 import { createFailFastRedis, InboundQueue, InboundQueueUnavailableError, socketEventJobId } from '../src/index.js'
 import type { Redis } from 'ioredis'
-
-async function unusedPort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const address = server.address()
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  if (address === null || typeof address === 'string') throw new Error('no port')
-  return address.port
-}
 
 describe('InboundQueue', () => {
   let t: TestRedisPrefix
