@@ -9,6 +9,7 @@ import type { Logger } from '@mediator/config'
 import type { LiveSessionDirectory, RedisPickupQueue } from '@mediator/redis'
 import type { RelayClient } from '../relay/relay-client.js'
 import type { MediatorMetrics } from '../metrics.js'
+import type { DeliveryPacker } from '../forward/delivery-packer.js'
 import { liveSessionKeysSchema, toEnvelopeKeys } from './live-session-keys.js'
 
 export type LiveDeliveryOutcome = 'not-live' | 'empty' | 'written' | 'gone' | 'failed'
@@ -20,6 +21,8 @@ export interface LiveDeliveryOptions {
   metrics: MediatorMetrics
   /** Messages per delivery message (pickup v2 batch). */
   batchSize?: number
+  /** Packs deliveries on the KMS directly; without it Credo's envelope service packs them. */
+  packer?: DeliveryPacker
 }
 
 /**
@@ -57,11 +60,11 @@ export class LiveDelivery {
       return 'empty'
     }
 
-    const packed = await agentContext.dependencyManager.resolve(DidCommEnvelopeService).packMessage(
-      agentContext,
-      createDeliveryMessage(messages),
-      toEnvelopeKeys(keys.data),
-    )
+    const packed = this.options.packer
+      ? await this.options.packer.packDelivery(agentContext, messages, keys.data)
+      : await agentContext.dependencyManager
+          .resolve(DidCommEnvelopeService)
+          .packMessage(agentContext, createDeliveryMessage(messages), toEnvelopeKeys(keys.data))
     const result = await relay.send(entry.relayId, entry.socketId, JSON.stringify(packed))
     metrics.liveDeliveries.inc({ outcome: result.outcome })
     if (result.outcome === 'written') {
