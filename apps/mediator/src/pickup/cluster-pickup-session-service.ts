@@ -75,6 +75,10 @@ export class ClusterPickupSessionService extends DidCommMessagePickupSessionServ
         keys,
       })
       log.info({ outcome, relayId: transportSession.relayId, socketId: transportSession.socketId }, 'live session saved')
+      // A new socket: what earlier sockets got without a confirmation may never have reached the wallet.
+      if (outcome === 'registered' || outcome === 'replaced') {
+        await this.liveDelivery.releaseUnconfirmed(options.connectionId)
+      }
       // Anything queued before the entry existed was not pushed by whoever queued it: push it now.
       if (outcome !== 'stale' && outcome !== 'socket-closed') {
         await this.liveDelivery.deliverQueued(agentContext, options.connectionId, log)

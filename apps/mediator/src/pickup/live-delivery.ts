@@ -38,6 +38,15 @@ export class LiveDelivery {
     this.batchSize = options.batchSize ?? 10
   }
 
+  /**
+   * Makes what the wallet was sent and has not confirmed available again at once, for a new socket:
+   * a relay that died (kill -9) with frames in its buffers reports no close, and the wallet must not
+   * wait for the lease to run out to get them.
+   */
+  public releaseUnconfirmed(connectionId: string): Promise<number> {
+    return this.options.queue.releaseInFlight(connectionId)
+  }
+
   /** Delivers pending messages of `connectionId` if the wallet is live somewhere. */
   public async deliverQueued(
     agentContext: AgentContext,
