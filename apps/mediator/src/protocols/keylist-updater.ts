@@ -11,7 +11,7 @@ import { z } from 'zod'
 import { RecordConcurrencyError, retryOnConflict } from '@mediator/storage-postgres'
 import type { Logger } from '@mediator/config'
 import type { ProtocolMetrics } from './protocol-metrics.js'
-import { parseRecipientKey } from './recipient-keys.js'
+import { isEncryptableEd25519Key, parseRecipientKey } from './recipient-keys.js'
 
 const updateEntrySchema = z.object({
   recipient_key: z.string().min(1).max(512),
@@ -65,6 +65,11 @@ export class KeylistUpdater {
       const { recipient_key: echoKey, action } = entry.data
       const key = parseRecipientKey(echoKey)
       if (!key.ok) return { kind: 'answered', echoKey, action, result: DidCommKeylistUpdateResult.ClientError, reason: key.reason }
+      // Only an added key must be usable; removing a bad key that somehow got stored stays possible.
+      if (action === 'add' && !isEncryptableEd25519Key(key.base58)) {
+        const reason = 'not a point on the Ed25519 curve'
+        return { kind: 'answered', echoKey, action, result: DidCommKeylistUpdateResult.ClientError, reason }
+      }
       return { kind: 'apply', echoKey, action, base58: key.base58 }
     })
   }

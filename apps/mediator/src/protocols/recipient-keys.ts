@@ -34,6 +34,22 @@ export function parseRecipientKey(input: string): ParsedRecipientKey {
   return { ok: true, base58: TypedArrayEncoder.toBase58(bytes) }
 }
 
+/**
+ * Whether anything can be encrypted to this key: DIDComm v1 converts the recipient's Ed25519 key to
+ * X25519, which fails for 32 bytes that are not a point on the curve. Registering such a key would
+ * only queue messages nobody can have packed.
+ */
+export function isEncryptableEd25519Key(base58: string): boolean {
+  try {
+    Kms.PublicJwk.fromPublicKey({ kty: 'OKP', crv: 'Ed25519', publicKey: TypedArrayEncoder.fromBase58(base58) }).convertTo(
+      Kms.X25519PublicJwk,
+    )
+    return true
+  } catch {
+    return false
+  }
+}
+
 /** How a stored (base58) recipient key is written back to a wallet. */
 export function formatRecipientKey(base58: string, useDidKey: boolean): string {
   return useDidKey ? verkeyToDidKey(base58) : base58
