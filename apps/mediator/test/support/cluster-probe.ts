@@ -71,6 +71,11 @@ export class ClusterProbe {
     return job?.stalledCounter ?? 0
   }
 
+  /** When a job finished (ms since the epoch, the worker's clock), if it did. */
+  public async finishedOn(id: string): Promise<number | undefined> {
+    return (await this.inbound.getJob(id))?.finishedOn
+  }
+
   /** The failed set: jobs the workers gave up on, with their reason. */
   public async deadLetters(): Promise<DeadLetter[]> {
     const jobs = await this.inbound.getFailed(0, 1_000)
