@@ -49,11 +49,14 @@ export class MediatorProtocolsModule implements Module {
     this.registry.preferMessageHandler(new KeylistQueryHandler())
     this.registry.preferMessageHandler(new ForwardHandler(this.metrics, log))
 
-    // Credo registers coordinate-mediation as a feature but not routing, so discover-features would
-    // not tell a wallet that this agent forwards.
+    // Credo registers coordinate-mediation as a feature but neither routing nor trust ping, so
+    // discover-features would not tell a wallet that this agent forwards and answers pings.
     agentContext
       .resolve(DidCommFeatureRegistry)
-      .register(new DidCommProtocol({ id: 'https://didcomm.org/routing/1.0', roles: ['mediator'] }))
+      .register(
+        new DidCommProtocol({ id: 'https://didcomm.org/routing/1.0', roles: ['mediator'] }),
+        new DidCommProtocol({ id: 'https://didcomm.org/trust_ping/1.0', roles: ['receiver'] }),
+      )
     log.info({ policy: policy.name }, 'mediator protocols ready')
   }
 }

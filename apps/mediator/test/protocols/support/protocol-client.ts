@@ -27,9 +27,10 @@ const capturedProtocols = [
   '/notification/1.0/',
 ]
 
+/** The thread a message answers; a problem report about another protocol's message names it as parent. */
 export function threadOf(message: PlainMessage): string | undefined {
-  const thread = message['~thread'] as { thid?: string } | undefined
-  return thread?.thid
+  const thread = message['~thread'] as { thid?: string; pthid?: string } | undefined
+  return thread?.thid ?? thread?.pthid
 }
 
 /** A fresh Ed25519 public key (its private key is dropped): enough to be registered and routed to. */
@@ -115,7 +116,7 @@ export async function startProtocolClient(label: string) {
         if (index >= 0) return captured.splice(index, 1)[0] as PlainMessage
         const left = deadline - Date.now()
         if (left <= 0) {
-          throw new Error(`no ${what} within ${timeoutMs} ms; captured: ${captured.map((m) => m['@type']).join(', ') || 'nothing'}`)
+          throw new Error(`no ${what} within ${timeoutMs} ms; captured: ${JSON.stringify(captured) || 'nothing'}`)
         }
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, Math.min(left, 500))
@@ -130,7 +131,11 @@ export async function startProtocolClient(label: string) {
     /** Sends a message and waits for the answer on its thread. */
     async request(message: DidCommMessage, options: { ws?: boolean } = {}): Promise<PlainMessage> {
       await client.send(message, options)
-      return client.next((m) => threadOf(m) === message.id, `answer to ${message.type}`)
+      const thread = message.threadId
+      return client.next((m) => {
+        const t = m['~thread'] as { thid?: string; pthid?: string } | undefined
+        return t?.thid === thread || t?.pthid === message.id
+      }, `answer to ${message.type}`)
     },
 
     /**
