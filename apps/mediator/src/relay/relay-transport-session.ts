@@ -18,7 +18,12 @@ export class RelayWriteError extends CredoError {
  * belongs to the wallet, not to one message.
  */
 export class RelayTransportSession implements DidCommTransportSession {
-  /** Credo keeps one live session per connection and type; the relay's transport names the type. */
+  /**
+   * Credo keeps one session per connection and type, and drops the others of that type when one is
+   * saved. Ours live as long as one job, and a worker runs several jobs of one wallet at once (e.g.
+   * HTTP requests): each must keep its own session, or one job's answer is written to another's
+   * request. So the type is unique per session: the transport's name plus the session id.
+   */
   public readonly type: string
   public keys?: DidCommTransportSession['keys']
   public inboundMessage?: DidCommTransportSession['inboundMessage']
@@ -37,7 +42,7 @@ export class RelayTransportSession implements DidCommTransportSession {
     /** When the relay read the message this session answers (orders live-session registrations). */
     public readonly receivedAt: number = Date.now(),
   ) {
-    this.type = transport === 'ws' ? 'WebSocket' : 'http'
+    this.type = `${transport === 'ws' ? 'WebSocket' : 'http'}:${id}`
   }
 
   public async send(_agentContext: AgentContext, encryptedMessage: DidCommEncryptedMessage): Promise<void> {
