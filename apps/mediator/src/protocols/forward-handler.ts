@@ -1,5 +1,6 @@
 import { verkeyToDidKey } from '@credo-ts/core'
 import {
+  DidCommConnectionRepository,
   DidCommForwardMessage,
   DidCommMediationRepository,
   DidCommMediationRole,
@@ -12,7 +13,7 @@ import type { Logger } from '@mediator/config'
 import type { ProtocolMetrics } from './protocol-metrics.js'
 import { parseRecipientKey } from './recipient-keys.js'
 
-export type UnroutableReason = 'malformed_key' | 'unknown_key' | 'ambiguous_key' | 'not_granted'
+export type UnroutableReason = 'malformed_key' | 'unknown_key' | 'ambiguous_key' | 'not_granted' | 'connection_not_ready'
 
 /**
  * A forward that no wallet of this mediator can receive. It is a property of the message, so the
@@ -32,9 +33,10 @@ export class UnroutableForwardError extends Error {
  * routing/1.0 forward (under the https://didcomm.org and the legacy did:sov prefix alike: Credo
  * rewrites the legacy prefix before any handler is chosen). The message is queued for the wallet whose
  * granted mediation holds the `to` key; the queue pushes it to the wallet's live session, wherever in
- * the cluster that is. Unlike Credo's handler it accepts `to` as did:key as well as base58, skips the
- * connection read (a granted mediation is enough), and fails with a clear error instead of a record
- * lookup error when the key is unknown.
+ * the cluster that is. Unlike Credo's handler it accepts `to` as did:key as well as base58, does not
+ * read the connection a second time to queue, and fails with a clear error (counted by reason)
+ * instead of a record lookup error when the key is unknown. The forward fast path hands every
+ * forward it cannot route to this handler, so this is where unroutable forwards are judged.
  */
 export class ForwardHandler implements DidCommMessageHandler {
   public readonly supportedMessages = [DidCommForwardMessage]
@@ -60,6 +62,13 @@ export class ForwardHandler implements DidCommMessageHandler {
     }
     if (record.state !== DidCommMediationState.Granted) {
       this.unroutable('not_granted', `forward to recipient key ${key.base58} of a mediation in state ${record.state}`, message)
+    }
+
+    // A wallet can only pick up over a ready connection; queueing for a deleted one would only fill a
+    // queue nobody drains until retention (the fast path makes the same check).
+    const connection = await agentContext.resolve(DidCommConnectionRepository).findById(agentContext, record.connectionId)
+    if (!connection?.isReady) {
+      this.unroutable('connection_not_ready', `forward to recipient key ${key.base58} of a connection that is not ready`, message)
     }
 
     await agentContext.resolve(DidCommModuleConfig).queueTransportRepository.addMessage(agentContext, {
