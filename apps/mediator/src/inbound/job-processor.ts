@@ -1,5 +1,5 @@
 import type { AgentContext } from '@credo-ts/core'
-import { DidCommMessageReceiver, DidCommTransportService } from '@credo-ts/didcomm'
+import { DidCommMessageReceiver, DidCommTransportService, MessageSendingError } from '@credo-ts/didcomm'
 import type { InboundMessageJob, SocketClosedJob } from '@mediator/contracts'
 import type { Logger } from '@mediator/config'
 import type { RelayClient } from '../relay/relay-client.js'
@@ -77,6 +77,12 @@ export class JobProcessor {
       await this.deps.backgroundWrites.run(() =>
         this.receiver.receiveMessage(envelope, { session, receivedAt: new Date(job.receivedAt) }),
       )
+    } catch (error) {
+      if (!isAnswerToAbsentWallet(error, session)) throw error
+      // The wallet left before its answer could be written (socket closed, held request timed out)
+      // and Credo could not queue the answer (pickup answers never are). The message itself was
+      // processed and the wallet asks again when it is back: churn, not poison, so no dead letter.
+      log.info({ err: (error as Error).message }, 'answer dropped: the wallet is no longer connected')
     } finally {
       // The session lives as long as this job: later messages for the wallet go through the live
       // session directory, not through this process's memory.
@@ -96,4 +102,14 @@ export class JobProcessor {
     const result = await this.deps.relay.disconnect(job.relayId, job.socketId)
     if (result.outcome === 'failed') log.warn({ reason: result.reason }, 'could not answer held request')
   }
+}
+
+/** Whether `error` is Credo giving up on an answer to the wallet whose socket the relay reported gone. */
+function isAnswerToAbsentWallet(error: unknown, session: RelayTransportSession): boolean {
+  return (
+    error instanceof MessageSendingError &&
+    session.gone &&
+    session.connectionId !== undefined &&
+    error.outboundMessageContext.connection?.id === session.connectionId
+  )
 }

@@ -71,7 +71,8 @@ export class TestCluster {
     return `ws://127.0.0.1:${this.balancer.port}`
   }
 
-  public async addRelay(): Promise<RelayHandle> {
+  /** Starts one more relay; `env` overrides the cluster's settings for this one. */
+  public async addRelay(env: Record<string, string> = {}): Promise<RelayHandle> {
     const [publicPort, internalPort] = [await freePort(), await freePort()]
     const name = `relay-${++this.relaysStarted}`
     const relayId = `${name}-${randomBytes(3).toString('hex')}`
@@ -92,6 +93,7 @@ export class TestCluster {
       DRAIN_TIMEOUT_MS: '2000',
       LOG_LEVEL: 'warn',
       ...this.extraEnv,
+      ...env,
     })
     await waitForReady(`http://127.0.0.1:${internalPort}/readyz`, proc)
     const handle = { name, relayId, publicPort, internalPort, proc }
@@ -100,7 +102,8 @@ export class TestCluster {
     return handle
   }
 
-  public async addWorker(): Promise<WorkerHandle> {
+  /** Starts one more worker; `env` overrides the cluster's settings for this one. */
+  public async addWorker(env: Record<string, string> = {}): Promise<WorkerHandle> {
     const name = `worker-${++this.workersStarted}`
     const opsPort = await freePort()
     const proc = startApp(name, 'mediator', {
@@ -119,6 +122,7 @@ export class TestCluster {
       PICKUP_LEASE_MS: '5000',
       LOG_LEVEL: 'warn',
       ...this.extraEnv,
+      ...env,
     })
     await waitForReady(`http://127.0.0.1:${opsPort}/readyz`, proc)
     const handle = { name, opsPort, proc }
