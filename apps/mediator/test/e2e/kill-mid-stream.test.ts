@@ -20,9 +20,16 @@ describe('kill -9 of a worker and of the wallet relay mid-stream', () => {
       label: 'e2e_kill',
       relays: 2,
       workers: 2,
-      // The dead worker's jobs come back once their lock expired and a stalled-job check ran: seconds,
-      // not the production 30 s + 15 s. The lock is renewed every 3 s, plenty on a loaded machine.
-      env: { INBOUND_LOCK_DURATION_MS: '6000', INBOUND_STALLED_INTERVAL_MS: '2000' },
+      env: {
+        // The dead worker's jobs come back once their lock expired and a stalled-job check ran: seconds,
+        // not the production 30 s + 15 s. The lock is renewed every 3 s, plenty on a loaded machine.
+        INBOUND_LOCK_DURATION_MS: '6000',
+        INBOUND_STALLED_INTERVAL_MS: '2000',
+        // Longer than the test: what the dead relay held must come back by the wallet's reconnect, not
+        // by a lease running out (and a lease running out under load while the wallet's confirmation
+        // is on its way would make a second delivery cross that confirmation on the wire).
+        PICKUP_LEASE_MS: '120000',
+      },
     })
     probe = new ClusterProbe(cluster)
   })
@@ -90,9 +97,11 @@ describe('kill -9 of a worker and of the wallet relay mid-stream', () => {
     // of messages that were not confirmed yet (lost with the relay, lease expired) are allowed.
     expect(wallet.tracker.violations(), wallet.tracker.summary()).toEqual([])
     expect(await probe.deadLetters()).toEqual([])
+    const contents = wallet.inbox.received
     console.info(
       `kill -9 mid-stream: ${messages.length} messages, ${retried} resent by the sender, ` +
-        `${wallet.inbox.received.length} basic messages received; ${wallet.tracker.summary()}`,
+        `${await probe.recoveredJobs()} jobs recovered from the dead worker, ` +
+        `${contents.length - new Set(contents).size} contents received twice; ${wallet.tracker.summary()}`,
     )
   })
 })

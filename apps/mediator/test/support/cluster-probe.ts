@@ -71,6 +71,12 @@ export class ClusterProbe {
     return job?.stalledCounter ?? 0
   }
 
+  /** Finished jobs that had been picked up again after their worker lost them (died). */
+  public async recoveredJobs(): Promise<number> {
+    const jobs = await this.inbound.getCompleted(0, 1_000)
+    return jobs.filter((j) => j.stalledCounter > 0).length
+  }
+
   /** When a job finished (ms since the epoch, the worker's clock), if it did. */
   public async finishedOn(id: string): Promise<number | undefined> {
     return (await this.inbound.getJob(id))?.finishedOn

@@ -71,6 +71,11 @@ export class DeliveryTracker {
     return counts
   }
 
+  /** How many queued messages the wallet knows to be confirmed (it read the mediator's answer). */
+  public get confirmedCount(): number {
+    return this.confirmedAt.size
+  }
+
   public isConfirmed(attachmentId: string): boolean {
     return this.confirmedAt.has(attachmentId)
   }
