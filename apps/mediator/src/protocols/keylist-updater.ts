@@ -43,6 +43,8 @@ export interface KeylistUpdaterOptions {
  */
 export class KeylistUpdater {
   private readonly conflictAttempts: number
+  /** The update in progress per mediation record in this process; later ones wait for it. */
+  private readonly inProgress = new Map<string, Promise<unknown>>()
 
   public constructor(private readonly options: KeylistUpdaterOptions) {
     this.conflictAttempts = options.conflictAttempts ?? 20
@@ -74,19 +76,43 @@ export class KeylistUpdater {
     })
   }
 
+  /**
+   * Updates of one record made in this process run one after the other: they would only conflict with
+   * each other and be redone. Updates from other workers still race, and are retried.
+   */
   public async apply(
     agentContext: AgentContext,
     record: DidCommMediationRecord,
     planned: readonly PlannedUpdate[],
     log: Logger,
   ): Promise<DidCommKeylistUpdated[]> {
+    const previous = this.inProgress.get(record.id)
+    const run = (previous ?? Promise.resolve())
+      .catch(() => undefined)
+      .then(() => this.applyWithRetries(agentContext, record, planned, log, previous !== undefined))
+    this.inProgress.set(record.id, run)
+    try {
+      return await run
+    } finally {
+      if (this.inProgress.get(record.id) === run) this.inProgress.delete(record.id)
+    }
+  }
+
+  private async applyWithRetries(
+    agentContext: AgentContext,
+    record: DidCommMediationRecord,
+    planned: readonly PlannedUpdate[],
+    log: Logger,
+    waited: boolean,
+  ): Promise<DidCommKeylistUpdated[]> {
     let results: Array<{ result: DidCommKeylistUpdateResult; reason?: string }>
     try {
       results = await retryOnConflict(
         async (attempt) => {
           if (attempt > 1) this.options.metrics.keylistConflictRetries.inc()
-          // A fresh read on every try: retrying with the stale copy would conflict again.
-          const current = attempt === 1 ? record : await this.reload(agentContext, record.id)
+          // A fresh read on every retry (a stale copy would conflict again), and after waiting for an
+          // update of the same record in this process (the copy read before is stale for sure).
+          const current = attempt === 1 && !waited ? record : await this.reload(agentContext, record.id)
           return this.applyOnce(agentContext, current, planned)
         },
         { attempts: this.conflictAttempts, backoffMs: (attempt) => Math.random() * 10 * attempt },
