@@ -65,6 +65,25 @@ describe('coordinate-mediation 1.0 against a cluster with an allow list and two 
     expect(again.routing_keys).toEqual(routingKeys)
   })
 
+  it('keeps one mediation record per connection when requests race on both workers', async () => {
+    const countRecords = async () =>
+      Number(
+        (await cluster.db.pool.query(`SELECT count(*) AS n FROM ${RECORDS_TABLE} WHERE type = 'MediationRecord'`)).rows[0]
+          ?.n,
+      )
+    const before = await countRecords()
+    const client = await connected('alice')
+    const answers = await Promise.all(
+      Array.from({ length: 4 }, () => client.request(new DidCommMediationRequestMessage({}))),
+    )
+    expect(answers.map((a) => a['@type'])).toEqual(Array(4).fill(`${CM}/mediate-grant`))
+    expect(await countRecords()).toBe(before + 1)
+    // ...and that one record serves keylist updates (Credo's lookup by connection would fail on two).
+    const key = randomRecipientKey()
+    const response = await update(client, [{ recipient_key: key.did, action: 'add' }])
+    expect(response.updated).toEqual([{ recipient_key: key.did, action: 'add', result: 'success' }])
+  })
+
   it('denies a wallet that is not on the allow list, and answers its keylist messages with a problem report', async () => {
     const client = await connected('mallory')
     const deny = await client.request(new DidCommMediationRequestMessage({}))
