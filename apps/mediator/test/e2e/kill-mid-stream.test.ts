@@ -56,21 +56,31 @@ describe('kill -9 of a worker and of the wallet relay mid-stream', () => {
       throw new Error(`${error.message}\n${wallet.tracker.summary()}\n${await probe.describe()}\n${cluster.logs()}`)
     }
 
-    // Four concurrent streams; the kill happens once a quarter of the messages were acknowledged.
+    // Four concurrent streams. Both workers are frozen at first, so a backlog builds; then the victim
+    // alone is thawed and, while it is busy with the backlog, killed together with the wallet's
+    // relay; then the survivor is thawed and has to recover the victim's jobs.
     const messages = Array.from({ length: 40 }, (_, i) => `stream ${i}`)
     const pending = [...messages]
     let acknowledged = 0
     let retried = 0
-    let killed: Promise<void> | undefined
     const stream = async () => {
       for (let m = pending.shift(); m !== undefined; m = pending.shift()) {
-        const attempts = await sender.sendUntilAccepted(connection.id, m, 90_000)
-        retried += attempts - 1
-        if (++acknowledged === 10) killed = Promise.all([victim.proc.kill9(), cluster.killRelay(walletRelay)]).then(() => undefined)
+        retried += (await sender.sendUntilAccepted(connection.id, m, 90_000)) - 1
+        acknowledged++
       }
     }
-    await Promise.all([stream(), stream(), stream(), stream()])
-    await killed
+    const chaos = async () => {
+      for (const w of cluster.workers) w.proc.child.kill('SIGSTOP')
+      try {
+        await waitUntil('a backlog', () => acknowledged >= 16, { timeoutMs: 60_000, intervalMs: 20 })
+        victim.proc.child.kill('SIGCONT')
+        await waitUntil('the victim to be busy', async () => (await probe.inboundCounts()).active > 0, { intervalMs: 10 })
+        await Promise.all([victim.proc.kill9(), cluster.killRelay(walletRelay)])
+      } finally {
+        for (const w of cluster.workers) if (w.proc.child.exitCode === null && w.proc.child.signalCode === null) w.proc.child.kill('SIGCONT')
+      }
+    }
+    await Promise.all([stream(), stream(), stream(), stream(), chaos()])
     expect(victim.proc.child.signalCode).toBe('SIGKILL')
     expect(walletRelay.proc.child.signalCode).toBe('SIGKILL')
 
@@ -97,10 +107,13 @@ describe('kill -9 of a worker and of the wallet relay mid-stream', () => {
     // of messages that were not confirmed yet (lost with the relay, lease expired) are allowed.
     expect(wallet.tracker.violations(), wallet.tracker.summary()).toEqual([])
     expect(await probe.deadLetters()).toEqual([])
+    // The victim died holding jobs, and they were finished by the survivor.
+    const recovered = await probe.recoveredJobs()
+    expect(recovered).toBeGreaterThan(0)
     const contents = wallet.inbox.received
     console.info(
       `kill -9 mid-stream: ${messages.length} messages, ${retried} resent by the sender, ` +
-        `${await probe.recoveredJobs()} jobs recovered from the dead worker, ` +
+        `${recovered} jobs recovered from the dead worker, ` +
         `${contents.length - new Set(contents).size} contents received twice; ${wallet.tracker.summary()}`,
     )
   })

@@ -64,6 +64,30 @@ export class DeliveryTracker {
     return this.deliveries.filter((d) => d.afterConfirmation).map((d) => ({ ...d, content: this.contentOf(d.attachmentId) }))
   }
 
+  /**
+   * The same envelope queued again under a new id (its forward was processed twice, e.g. after its
+   * worker died between queueing it and completing the job) and arriving after the first copy was
+   * confirmed. The queue cannot know the two are one message; the wallet sees the message again.
+   */
+  public copiesAfterConfirmation(): Array<{ attachmentId: string; copyOf: string; content?: string }> {
+    const firstById = new Map<string, string>()
+    const found: Array<{ attachmentId: string; copyOf: string; content?: string }> = []
+    for (const d of this.deliveries) {
+      const ciphertext = this.ciphertextById.get(d.attachmentId)
+      if (ciphertext === undefined) continue
+      const first = firstById.get(ciphertext)
+      if (first === undefined) {
+        firstById.set(ciphertext, d.attachmentId)
+        continue
+      }
+      const confirmedAt = this.confirmedAt.get(first)
+      if (first !== d.attachmentId && confirmedAt !== undefined && confirmedAt < d.seq) {
+        found.push({ attachmentId: d.attachmentId, copyOf: first, content: this.contentOf(d.attachmentId) })
+      }
+    }
+    return found
+  }
+
   /** How often each queued message arrived (id -> count). */
   public arrivals(): Map<string, number> {
     const counts = new Map<string, number>()
@@ -92,7 +116,8 @@ export class DeliveryTracker {
     return (
       `${this.deliveries.length} deliveries of ${arrivals.length} queued messages, ` +
       `${arrivals.filter((n) => n > 1).length} arrived more than once, ${this.confirmedAt.size} confirmed, ` +
-      `${this.violations().length} arrived after their confirmation`
+      `${this.violations().length} arrived after their confirmation, ` +
+      `${this.copiesAfterConfirmation().length} copies queued again arrived after the first was confirmed`
     )
   }
 
