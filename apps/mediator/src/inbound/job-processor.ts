@@ -6,10 +6,13 @@ import type { RelayClient } from '../relay/relay-client.js'
 import { RelayTransportSession } from '../relay/relay-transport-session.js'
 import type { BackgroundWrites } from '../pickup/background-writes.js'
 
-/** Something that may take a message off Credo's generic path (the forward fast path). */
+/** true: handled; 'answered': handled, and its reply answered a held request; false: Credo's. */
+export type ShortcutResult = boolean | 'answered'
+
+/** Something that may take a message off Credo's generic path (the forward and pickup fast paths). */
 export interface InboundShortcut {
   /** Returns true when it handled the message completely; false to let Credo process it. */
-  tryHandle(job: InboundMessageJob, envelope: Record<string, unknown>, log: Logger): Promise<boolean>
+  tryHandle(job: InboundMessageJob, envelope: Record<string, unknown>, log: Logger): Promise<ShortcutResult>
 }
 
 /** What must happen when a wallet's socket closes (drop live sessions, release unconfirmed messages). */
@@ -60,8 +63,9 @@ export class JobProcessor {
       throw new PoisonMessageError('payload is not a JSON object')
     }
 
-    if (this.deps.shortcut && (await this.deps.shortcut.tryHandle(job, envelope as Record<string, unknown>, log))) {
-      await this.answerNoReply(job, log)
+    const handled = this.deps.shortcut ? await this.deps.shortcut.tryHandle(job, envelope as Record<string, unknown>, log) : false
+    if (handled) {
+      if (handled !== 'answered') await this.answerNoReply(job, log)
       return
     }
 
