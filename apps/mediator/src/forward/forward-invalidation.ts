@@ -6,6 +6,7 @@ import {
   type RecordSavedEvent,
   type RecordUpdatedEvent,
 } from '@credo-ts/core'
+import { DidRecord } from '@credo-ts/core'
 import { DidCommConnectionRecord, DidCommMediationRecord, DidCommMediatorRoutingRecord } from '@credo-ts/didcomm'
 import type { Redis } from 'ioredis'
 import { z } from 'zod'
@@ -13,11 +14,15 @@ import type { Logger } from '@mediator/config'
 import type { ForwardRecipients } from './forward-recipients.js'
 import type { RoutingKeys } from './routing-keys.js'
 
-/** What changed, as far as forward routing cares: one connection's keys, every key, or the routing keys. */
+/**
+ * What changed, as far as the fast paths care: one connection's keys, everything, the routing keys,
+ * or one of the DIDs (ours or a wallet's) that authcrypted messages are resolved with.
+ */
 export const forwardInvalidationSchema = z.union([
   z.object({ connectionId: z.string().min(1) }),
   z.object({ all: z.literal(true) }),
   z.object({ routing: z.literal(true) }),
+  z.object({ did: z.string().min(1) }),
 ])
 export type ForwardInvalidationMessage = z.infer<typeof forwardInvalidationSchema>
 
@@ -25,11 +30,19 @@ export function forwardInvalidationChannel(redisPrefix: string): string {
   return `${redisPrefix}:forward:invalidate`
 }
 
+/** Another per-process cache kept honest by the same signals (the pickup fast path's). */
+export interface InvalidationTarget {
+  invalidateConnection?(connectionId: string): void
+  invalidateDid?(did: string): void
+  clear(): void
+}
+
 type AnyRecordEvent = RecordSavedEvent<BaseRecord> | RecordUpdatedEvent<BaseRecord> | RecordDeletedEvent<BaseRecord>
 
 /**
- * Keeps every worker's forward caches honest. Keylists change by Credo record writes (mediation
- * record on keylist-update, grant, deny; connection record on state changes and deletion), which
+ * Keeps every worker's fast-path caches honest. Keylists change by Credo record writes (mediation
+ * record on keylist-update, grant, deny; connection record on state changes and deletion; DID records
+ * for the keys authcrypted messages are resolved with), which
  * Credo announces on its event emitter in the process that made them. Each such change is applied
  * here at once and published on a Redis channel, so every other worker drops the same entries within
  * a round trip. Pub/sub is not durable: when the subscription (re)connects, the whole cache is
@@ -49,6 +62,8 @@ export class ForwardInvalidation {
       recipients: ForwardRecipients
       routingKeys: RoutingKeys
       logger: Logger
+      /** More caches that drop entries on the same signals. */
+      targets?: readonly InvalidationTarget[]
     },
   ) {
     this.channel = forwardInvalidationChannel(deps.redisPrefix)
@@ -99,9 +114,16 @@ export class ForwardInvalidation {
   }
 
   private apply(message: ForwardInvalidationMessage): void {
-    if ('connectionId' in message) this.deps.recipients.invalidateConnection(message.connectionId)
-    else if ('all' in message) this.deps.recipients.clear()
-    else {
+    const targets = this.deps.targets ?? []
+    if ('connectionId' in message) {
+      this.deps.recipients.invalidateConnection(message.connectionId)
+      for (const t of targets) t.invalidateConnection?.(message.connectionId)
+    } else if ('all' in message) {
+      this.deps.recipients.clear()
+      for (const t of targets) t.clear()
+    } else if ('did' in message) {
+      for (const t of targets) t.invalidateDid?.(message.did)
+    } else {
       this.deps.routingKeys
         .refresh()
         .catch((error: unknown) => this.deps.logger.warn({ err: error }, 'reloading routing keys failed'))
@@ -117,6 +139,10 @@ export class ForwardInvalidation {
       this.publish({ connectionId: record.id })
     } else if (record.type === DidCommMediatorRoutingRecord.type) {
       this.publish({ routing: true })
+    } else if (record.type === DidRecord.type) {
+      // A deletion by id carries no DID; then every cache must go.
+      const did = (record as Partial<DidRecord>).did
+      this.publish(did ? { did } : { all: true })
     }
   }
 }

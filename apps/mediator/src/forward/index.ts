@@ -4,14 +4,19 @@ import type { Redis } from 'ioredis'
 import type { Logger } from '@mediator/config'
 import type { BackgroundWrites } from '../pickup/background-writes.js'
 import type { MediatorMetrics } from '../metrics.js'
-import { ForwardInvalidation } from './forward-invalidation.js'
+import { ForwardInvalidation, type InvalidationTarget } from './forward-invalidation.js'
 import { ForwardRecipients, type ForwardRecipientsOptions } from './forward-recipients.js'
 import { ForwardShortcut } from './forward-shortcut.js'
 import { RoutingKeys } from './routing-keys.js'
 
 export { ForwardShortcut, type ForwardShortcutDeps, type ForwardSkipReason } from './forward-shortcut.js'
 export { ForwardRecipients, type ForwardRecipient, type ForwardRecipientsOptions } from './forward-recipients.js'
-export { ForwardInvalidation, forwardInvalidationChannel, forwardInvalidationSchema } from './forward-invalidation.js'
+export {
+  ForwardInvalidation,
+  forwardInvalidationChannel,
+  forwardInvalidationSchema,
+  type InvalidationTarget,
+} from './forward-invalidation.js'
 export { RoutingKeys } from './routing-keys.js'
 export { readForward, FORWARD_TYPES, type ForwardMessage } from './forward-message.js'
 export { EnvelopePacker, PeerKeyCache, openEnvelopeBody, openSenderKey, type EnvelopeKms, type PackKeys } from './envelope-crypto.js'
@@ -31,6 +36,8 @@ export interface ForwardFastPathOptions {
   metrics?: MediatorMetrics
   logger: Logger
   recipientCache?: ForwardRecipientsOptions
+  /** Other per-process caches invalidated by the same record events and Redis signals. */
+  invalidates?: readonly InvalidationTarget[]
 }
 
 /**
@@ -52,6 +59,7 @@ export async function startForwardFastPath(
     recipients,
     routingKeys,
     logger: options.logger,
+    targets: options.invalidates,
   })
   await invalidation.start()
   options.redis.once('end', () => void invalidation.close())

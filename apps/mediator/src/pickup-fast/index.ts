@@ -1,0 +1,66 @@
+import type { AgentContext, Kms } from '@credo-ts/core'
+import type { DidCommQueueTransportRepository } from '@credo-ts/didcomm'
+import { Counter, type Registry } from 'prom-client'
+import type { SocketCloseHandler } from '../inbound/job-processor.js'
+import type { RelayClient } from '../relay/relay-client.js'
+import { EnvelopePacker, PeerKeyCache, type InvalidationTarget } from '../forward/index.js'
+import { ConnectionsByKeys, type ConnectionsByKeysOptions } from './connections-by-keys.js'
+import { OurKeys, type OurKeysOptions } from './our-keys.js'
+import { PickupShortcut } from './pickup-shortcut.js'
+
+export { CreatedDidCache, CachingDidCommDocumentService, registerCachingDocumentService, type CreatedDid, type CreatedDidCacheOptions } from './created-did-cache.js'
+export { ConnectionsByKeys, type KeyedConnection, type ConnectionsByKeysOptions } from './connections-by-keys.js'
+export { OurKeys, type OurKey, type OurKeysOptions } from './our-keys.js'
+export { PickupShortcut, StatusReplyUndeliverableError, type PickupShortcutDeps, type PickupSkipReason } from './pickup-shortcut.js'
+export { readMessagesReceived, statusMessageJson, MESSAGES_RECEIVED_TYPES, STATUS_TYPE, type MessagesReceived } from './pickup-messages.js'
+export { ShortcutChain } from './shortcut-chain.js'
+
+export interface PickupFastPathOptions {
+  /** The worker's agent, after `initialize()`. */
+  agent: { context: AgentContext }
+  kms: Pick<Kms.KeyManagementService, 'encrypt' | 'decrypt' | 'randomBytes'>
+  /** The queue the agent was built with. */
+  queue: Pick<DidCommQueueTransportRepository, 'removeMessages' | 'getAvailableMessageCount'>
+  relay: Pick<RelayClient, 'send' | 'disconnect'>
+  socketCloseHandler: SocketCloseHandler
+  /** The worker's metrics registry: `mediator_pickup_fast_total` is added to it. */
+  registry?: Registry
+  /** Shared with the live delivery packer, so each wallet key is converted once per process. */
+  peers?: PeerKeyCache
+  ourKeys?: OurKeysOptions
+  connections?: ConnectionsByKeysOptions
+}
+
+/**
+ * Builds the pickup fast path of a worker. Its caches must be kept honest by the forward fast path's
+ * invalidation (`invalidates: [...fastPath.caches]` of startForwardFastPath).
+ */
+export function createPickupFastPath(options: PickupFastPathOptions): {
+  shortcut: PickupShortcut
+  caches: InvalidationTarget[]
+} {
+  const ctx = options.agent.context
+  const ourKeys = new OurKeys(ctx, options.ourKeys)
+  const connections = new ConnectionsByKeys(ctx, options.connections)
+  const peers = options.peers ?? new PeerKeyCache()
+  const counter = options.registry
+    ? new Counter({
+        name: 'mediator_pickup_fast_total',
+        help: 'Pickup v2 messages-received handled by the fast path (the rest go through Credo)',
+        registers: [options.registry],
+      })
+    : undefined
+  const shortcut = new PickupShortcut({
+    agentContext: ctx,
+    kms: options.kms,
+    ourKeys,
+    connections,
+    peers,
+    packer: new EnvelopePacker(options.kms, peers),
+    queue: options.queue,
+    relay: options.relay,
+    socketCloseHandler: options.socketCloseHandler,
+    onHandled: counter ? () => counter.inc() : undefined,
+  })
+  return { shortcut, caches: [ourKeys, connections] }
+}

@@ -1,0 +1,125 @@
+import type { AgentContext, Kms } from '@credo-ts/core'
+import type { DidCommQueueTransportRepository } from '@credo-ts/didcomm'
+import type { InboundMessageJob } from '@mediator/contracts'
+import type { Logger } from '@mediator/config'
+import type { InboundShortcut, ShortcutResult, SocketCloseHandler } from '../inbound/job-processor.js'
+import type { RelayClient, RelayWriteOutcome } from '../relay/relay-client.js'
+import { isTransientError } from '../inbound/error-classification.js'
+import { ENVELOPE_ENC, isEnvelope, readProtectedHeader } from '../forward/envelope.js'
+import { isDecryptionFailure, openEnvelopeBody, openSenderKey, type EnvelopePacker, type PeerKeyCache } from '../forward/envelope-crypto.js'
+import type { ConnectionsByKeys } from './connections-by-keys.js'
+import type { OurKeys } from './our-keys.js'
+import { readMessagesReceived, statusMessageJson } from './pickup-messages.js'
+
+/** Why a message was left to Credo (a debug log field). */
+export type PickupSkipReason =
+  | 'not-envelope'
+  | 'not-authcrypt'
+  | 'no-reply-channel'
+  | 'not-our-key'
+  | 'not-decryptable'
+  | 'not-messages-received'
+  | 'no-connection'
+
+/**
+ * The relay could not write the status reply now (503, timeout). Credo's path ends the same way (a
+ * status may not be queued, so it is undeliverable and the job a dead letter); the confirmed messages
+ * are removed either way.
+ */
+export class StatusReplyUndeliverableError extends Error {
+  public constructor(public readonly result: Exclude<RelayWriteOutcome, { outcome: 'written' }>) {
+    super(`status reply undeliverable: ${result.outcome} (${result.reason})`)
+    this.name = 'StatusReplyUndeliverableError'
+  }
+}
+
+export interface PickupShortcutDeps {
+  agentContext: AgentContext
+  kms: Pick<Kms.KeyManagementService, 'decrypt'>
+  ourKeys: OurKeys
+  connections: ConnectionsByKeys
+  peers: PeerKeyCache
+  packer: EnvelopePacker
+  /** The queue Credo uses (removeMessages, getAvailableMessageCount). */
+  queue: Pick<DidCommQueueTransportRepository, 'removeMessages' | 'getAvailableMessageCount'>
+  relay: Pick<RelayClient, 'send' | 'disconnect'>
+  socketCloseHandler: SocketCloseHandler
+  onHandled?: () => void
+}
+
+/**
+ * Pickup v2 `messages-received` from a wallet, off Credo's generic path: the authcrypted envelope
+ * opened on the KMS with our connection key (found through OurKeys), the connection found from the
+ * two keys (ConnectionsByKeys), the confirmed messages removed and the `status` Credo would answer
+ * packed on the KMS and written back on the socket the message came on (its return route).
+ *
+ * Like the forward fast path it only ever accepts: anything it does not reproduce exactly (other
+ * message types, decorators, keys that are not one of our DIDs', no ready connection, an HTTP
+ * request already answered) is handed back before anything is written, and Credo processes it.
+ */
+export class PickupShortcut implements InboundShortcut {
+  public constructor(private readonly deps: PickupShortcutDeps) {}
+
+  public async tryHandle(job: InboundMessageJob, envelope: Record<string, unknown>, log: Logger): Promise<ShortcutResult> {
+    const skip = (reason: PickupSkipReason) => {
+      log.debug({ reason }, 'pickup fast path: left to Credo')
+      return false
+    }
+    if (!isEnvelope(envelope)) return skip('not-envelope')
+    const header = readProtectedHeader(envelope)
+    if (!header || header.alg !== 'Authcrypt' || header.enc !== ENVELOPE_ENC) return skip('not-authcrypt')
+    const recipient = header.recipients.length === 1 ? header.recipients[0] : undefined
+    if (!recipient || recipient.header.sender === undefined || recipient.header.iv === undefined) return skip('not-authcrypt')
+    // The reply goes back on the inbound socket; an HTTP request the relay already answered has none.
+    if (job.transport === 'http' && !job.replyExpected) return skip('no-reply-channel')
+
+    const { agentContext, kms } = this.deps
+    const ourKey = await this.deps.ourKeys.find(recipient.header.kid)
+    if (!ourKey) return skip('not-our-key')
+    let theirKey: string
+    let plaintext: unknown
+    try {
+      theirKey = await openSenderKey(kms, agentContext, recipient, ourKey.keyId)
+      const senderX25519 = this.deps.peers.get(theirKey).x25519
+      const body = await openEnvelopeBody(kms, agentContext, envelope, recipient, ourKey.keyId, senderX25519)
+      plaintext = JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'))
+    } catch (error) {
+      // A forged box, a sender that is not a base58 key, a body that is not JSON: Credo reports those.
+      // The key store unreachable is not the message's fault: retried, as on Credo's path.
+      if (!isDecryptionFailure(error) && isTransientError(error)) throw error
+      return skip('not-decryptable')
+    }
+    const ack = readMessagesReceived(plaintext)
+    if (!ack) return skip('not-messages-received')
+    const connection = await this.deps.connections.find(theirKey, recipient.header.kid)
+    if (!connection) return skip('no-connection')
+
+    // From here on it is accepted: Credo's processMessagesReceived, then its status reply on the session.
+    const { queue } = this.deps
+    const connectionId = connection.connectionId
+    // In this order, as Credo does: the count the wallet acts on (it asks for more when it is not 0)
+    // must not include what it just confirmed.
+    if (ack.messageIds.length > 0) await queue.removeMessages(agentContext, { connectionId, messageIds: ack.messageIds })
+    const messageCount = await queue.getAvailableMessageCount(agentContext, { connectionId })
+    const packed = await this.deps.packer.pack(agentContext, statusMessageJson(ack.id, messageCount), {
+      recipientKeys: [theirKey],
+      sender: { publicKey: recipient.header.kid, keyId: ourKey.keyId },
+    })
+    const result = await this.deps.relay.send(job.relayId, job.socketId, JSON.stringify(packed))
+    this.deps.onHandled?.()
+    if (result.outcome === 'written') {
+      log.debug({ connectionId, removed: ack.messageIds.length, messageCount }, 'messages-received handled (fast path)')
+      return 'answered'
+    }
+    if (result.outcome === 'gone') {
+      // As the job processor treats Credo's answer to a wallet that left: dropped, the socket's
+      // session ended, the held request (if any) told "no reply" by the processor.
+      log.info({ connectionId, reason: result.reason }, 'answer dropped: the wallet is no longer connected')
+      await this.deps.socketCloseHandler.socketClosed(job.relayId, job.socketId, log)
+      return true
+    }
+    // Credo cannot queue a status either: the job ends as a dead letter, the held request answered.
+    if (job.replyExpected) await this.deps.relay.disconnect(job.relayId, job.socketId)
+    throw new StatusReplyUndeliverableError(result)
+  }
+}

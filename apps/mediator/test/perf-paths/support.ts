@@ -1,0 +1,221 @@
+import { randomBytes, randomUUID } from 'node:crypto'
+import { createServer, type Server } from 'node:http'
+import {
+  getPublicJwkFromVerificationMethod,
+  Kms,
+  TypedArrayEncoder,
+  type AgentContext,
+  type Module,
+} from '@credo-ts/core'
+import {
+  DidCommDocumentService,
+  DidCommMessageReceiver,
+  DidCommTransportService,
+  type DidCommEncryptedMessage,
+  type DidCommOutboundPackage,
+  type DidCommOutboundTransport,
+  type DidCommTransportSession,
+} from '@credo-ts/didcomm'
+import { Redis } from 'ioredis'
+import pino from 'pino'
+import { RedisKeys } from '@mediator/contracts'
+import { createCredoAgent } from '@mediator/credo-runtime'
+import { SodiumKeyManagementService } from '@mediator/kms'
+import { PostgresStorageService } from '@mediator/storage-postgres'
+import { RedisPickupQueue, RelayRegistry } from '@mediator/redis'
+import { createTestRedisPrefix, createTestSchema, freePort, testRedisUrl } from '@mediator/test-support'
+import { createMediatorAgent } from '../../src/agent/mediator-agent.js'
+import { RelayClient } from '../../src/relay/relay-client.js'
+
+export const silentLogger = pino({ level: 'silent' })
+
+async function platform(label: string) {
+  const db = await createTestSchema(label)
+  const kms = await SodiumKeyManagementService.create({ pool: db.pool, masterKey: new Uint8Array(randomBytes(32)) })
+  const storage = await PostgresStorageService.create({ pool: db.pool })
+  await storage.provisionContext('default')
+  return { db, kms, storage }
+}
+
+/**
+ * Carries a wallet's outbound messages straight into the mediator agent's receiver, with a transport
+ * session that hands the mediator's return-route answers back to the wallet's receiver: a real DID
+ * exchange between two Credo agents in one process, without sockets.
+ */
+class InProcessTransport implements DidCommOutboundTransport {
+  public readonly supportedSchemes = ['http', 'https']
+  private walletContext?: AgentContext
+
+  public constructor(private readonly mediatorContext: () => AgentContext) {}
+
+  public async start(agentContext: AgentContext): Promise<void> {
+    this.walletContext = agentContext
+  }
+
+  public async stop(): Promise<void> {}
+
+  public async sendMessage(outboundPackage: DidCommOutboundPackage): Promise<void> {
+    const mediator = this.mediatorContext()
+    const replies: DidCommEncryptedMessage[] = []
+    const session: DidCommTransportSession = {
+      id: randomUUID(),
+      type: `inproc:${randomUUID()}`,
+      send: async (_ctx, message) => void replies.push(message),
+      close: async () => {},
+    }
+    try {
+      await mediator.resolve(DidCommMessageReceiver).receiveMessage(outboundPackage.payload, { session })
+    } finally {
+      mediator.resolve(DidCommTransportService).removeSession(session)
+    }
+    const wallet = this.walletContext
+    if (!wallet) throw new Error('transport not started')
+    for (const reply of replies) await wallet.resolve(DidCommMessageReceiver).receiveMessage(reply)
+  }
+}
+
+/**
+ * Stands in for a relay's internal API (the contract in @mediator/contracts): records what workers
+ * write to each socket and answers with the status set for it (200 written by default). Announced in
+ * Redis like a relay, so the worker's real RelayClient finds it.
+ */
+export class RecordingRelay {
+  public readonly writes: Array<{ socketId: string; body: string }> = []
+  public readonly disconnects: string[] = []
+  public readonly statusFor = new Map<string, number>()
+
+  private constructor(
+    private readonly server: Server,
+    public readonly relayId: string,
+  ) {}
+
+  public static async start(redis: Redis, keys: RedisKeys): Promise<RecordingRelay> {
+    const port = await freePort()
+    const relayId = `relay-${randomUUID()}`
+    const box: { relay?: RecordingRelay } = {}
+    const server = createServer((req, res) => {
+      const chunks: Buffer[] = []
+      req.on('data', (c: Buffer) => chunks.push(c))
+      req.on('end', () => {
+        const url = req.url ?? ''
+        const match = /^\/sockets\/([^/]+)\/(send|disconnect)$/.exec(url)
+        const socketId = match?.[1] ? decodeURIComponent(match[1]) : ''
+        const relay = box.relay
+        if (match?.[2] === 'send') relay?.writes.push({ socketId, body: Buffer.concat(chunks).toString('utf8') })
+        if (match?.[2] === 'disconnect') relay?.disconnects.push(socketId)
+        res.statusCode = relay?.statusFor.get(socketId) ?? 200
+        res.end()
+      })
+    })
+    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve))
+    const relay = new RecordingRelay(server, relayId)
+    box.relay = relay
+    await new RelayRegistry(redis, keys).announce({
+      relayId,
+      internalUrl: `http://127.0.0.1:${port}`,
+      startedAt: Date.now(),
+      heartbeatIntervalMs: 60_000,
+    })
+    return relay
+  }
+
+  public writesTo(socketId: string): string[] {
+    return this.writes.filter((w) => w.socketId === socketId).map((w) => w.body)
+  }
+
+  public close(): Promise<void> {
+    return new Promise((resolve) => this.server.close(() => resolve()))
+  }
+}
+
+/**
+ * A mediator agent as the worker builds it (our KMS, Postgres storage, the Redis pickup queue) and a
+ * stock Credo wallet connected to it by a real DID exchange (did:peer:4 on the mediator's side), plus
+ * a recording relay. `mediatorModules` are registered after DIDComm, as the worker's are.
+ */
+export async function startPairedAgents(label: string, mediatorModules: Record<string, Module> = {}) {
+  const m = await platform(`${label}_m`)
+  const w = await platform(`${label}_w`)
+  const prefix = await createTestRedisPrefix(label)
+  const redis = new Redis(testRedisUrl(), { maxRetriesPerRequest: 3 })
+  const keys = new RedisKeys(prefix.prefix)
+  const queue = new RedisPickupQueue({ redis, prefix: keys })
+  const mediator = createMediatorAgent({
+    kms: m.kms,
+    storage: m.storage,
+    queue,
+    endpoints: ['http://mediator.invalid'],
+    autoGrantMediation: true,
+    modules: mediatorModules,
+  })
+  await mediator.initialize()
+  const wallet = createCredoAgent({
+    kms: w.kms,
+    storage: w.storage,
+    didcomm: {
+      transports: { inbound: [], outbound: [new InProcessTransport(() => mediator.context)] },
+      connections: { autoAcceptConnections: true },
+      mediator: false,
+      mediationRecipient: false,
+      credentials: false,
+      proofs: false,
+    },
+  })
+  await wallet.initialize()
+
+  const { outOfBandInvitation } = await mediator.didcomm.oob.createInvitation({ multiUseInvitation: true })
+  const { connectionRecord } = await wallet.didcomm.oob.receiveInvitation(outOfBandInvitation, { label: `${label}-wallet` })
+  if (!connectionRecord) throw new Error('no connection')
+  const walletConnection = await wallet.didcomm.connections.returnWhenIsConnected(connectionRecord.id, { timeoutMs: 20_000 })
+  const [mediatorConnection] = await mediator.didcomm.connections.findAllByQuery({ theirDid: walletConnection.did })
+  if (!mediatorConnection || !walletConnection.did || !walletConnection.theirDid) throw new Error('connection not on both sides')
+
+  // The keys the wallet authcrypts its pickup messages with, found as the benchmark's wallets find them.
+  const { didDocument, keys: didKeys } = await wallet.dids.resolveCreatedDidDocumentWithKeys(walletConnection.did)
+  const entry = didDocument.authentication?.[0]
+  if (!entry) throw new Error('wallet DID without authentication key')
+  const method = typeof entry === 'string' ? didDocument.dereferenceVerificationMethod(entry) : entry
+  const walletJwk = getPublicJwkFromVerificationMethod(method)
+  if (!walletJwk.is(Kms.Ed25519PublicJwk)) throw new Error('wallet key is not Ed25519')
+  walletJwk.keyId = didKeys?.find((k) => method.id.endsWith(k.didDocumentRelativeKeyId))?.kmsKeyId ?? walletJwk.legacyKeyId
+  const [service] = await wallet.context
+    .resolve(DidCommDocumentService)
+    .resolveServicesFromDid(wallet.context, walletConnection.theirDid)
+  const mediatorJwk = service?.recipientKeys[0]
+  if (!mediatorJwk) throw new Error('no mediator key')
+
+  const relay = await RecordingRelay.start(redis, keys)
+  const relayClient = new RelayClient({ registry: new RelayRegistry(redis, keys), secret: 'test-secret-test-secret' })
+
+  return {
+    mediator,
+    wallet,
+    queue,
+    redis,
+    redisPrefix: prefix.prefix,
+    relay,
+    relayClient,
+    mediatorKms: m.kms,
+    walletKms: w.kms,
+    /** The mediator's record of the connection with the wallet. */
+    connectionId: mediatorConnection.id,
+    walletJwk,
+    walletKey: TypedArrayEncoder.toBase58(walletJwk.publicKey.publicKey),
+    mediatorJwk,
+    mediatorKey: TypedArrayEncoder.toBase58(mediatorJwk.publicKey.publicKey),
+    async close() {
+      relayClient.close()
+      await relay.close()
+      await wallet.shutdown()
+      await mediator.shutdown()
+      m.kms.close()
+      w.kms.close()
+      redis.disconnect()
+      await prefix.cleanup()
+      await m.db.drop()
+      await w.db.drop()
+    },
+  }
+}
+
+export type PairedAgents = Awaited<ReturnType<typeof startPairedAgents>>
