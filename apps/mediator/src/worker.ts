@@ -26,6 +26,7 @@ import { JobProcessor } from './inbound/job-processor.js'
 import { InboundConsumer } from './inbound/inbound-consumer.js'
 import { buildOpsServer } from './http/ops-server.js'
 import { EnvelopePacker, FastDeliveryPacker, startForwardFastPath } from './forward/index.js'
+import { CreatedDidCache, createPickupFastPath, ShortcutChain } from './pickup-fast/index.js'
 import {
   ensureMediatorInvitation,
   publishMediatorInvitation,
@@ -193,6 +194,7 @@ export async function buildMediatorWorker(config: MediatorConfig, logger: Logger
   const liveDelivery = new LiveDelivery({ directory, queue: pickupQueue, relay, metrics, packer })
   const sessionService = new ClusterPickupSessionService(directory, liveDelivery, backgroundWrites, config.WORKER_ID, logger)
   const deliveringQueue = new DeliveringQueue(pickupQueue, liveDelivery, backgroundWrites, metrics, logger)
+  const createdDids = config.FAST_FORWARD ? new CreatedDidCache() : undefined
 
   const agent = createMediatorAgent({
     kms,
@@ -202,7 +204,7 @@ export async function buildMediatorWorker(config: MediatorConfig, logger: Logger
     autoGrantMediation: config.MEDIATION_POLICY === 'open',
     logger: new PinoCredoLogger(logger.child({ component: 'credo' }), credoLogLevels[config.CREDO_LOG_LEVEL]),
     modules: {
-      cluster: new ClusterModule(sessionService),
+      cluster: new ClusterModule(sessionService, createdDids),
       protocols: new MediatorProtocolsModule({
         policy: MediationPolicy.fromConfig(config),
         registry: metrics.registry,
@@ -216,9 +218,13 @@ export async function buildMediatorWorker(config: MediatorConfig, logger: Logger
   })
 
   const socketLifecycle = new SocketLifecycle(directory, pickupQueue, registry, logger)
-  const shortcut = config.FAST_FORWARD
-    ? await startForwardFastPath({ agent, kms, queue: deliveringQueue, backgroundWrites, redis, redisPrefix: config.REDIS_PREFIX, metrics, logger })
+  const pickupFast = config.FAST_FORWARD
+    ? createPickupFastPath({ agent, kms, queue: deliveringQueue, relay, socketCloseHandler: socketLifecycle, registry: metrics.registry })
     : undefined
+  const forwardFast = config.FAST_FORWARD
+    ? await startForwardFastPath({ agent, kms, queue: deliveringQueue, backgroundWrites, redis, redisPrefix: config.REDIS_PREFIX, metrics, logger, invalidates: [...(createdDids ? [createdDids] : []), ...(pickupFast?.caches ?? [])] })
+    : undefined
+  const shortcut = config.FAST_FORWARD ? new ShortcutChain([forwardFast, pickupFast?.shortcut]) : undefined
   const processor = new JobProcessor({
     agentContext: agent.context,
     relay,
