@@ -4,7 +4,9 @@
  * is the load generator: it sets the wallets up with real Credo agents, then drops them for raw
  * WebSocket clients, pre-packs every forward, and steps the offered rate up until p99 > 100 ms or a
  * message is lost. Writes bench-results/forward.json. Options: --wallets N, --step-seconds S,
- * --ack-ms MS, --only cluster|baseline, --cpu-prof (profile the worker; slower, for docs only).
+ * --ack-ms MS, --only cluster|baseline, --cpu-prof (profile the worker; slower, for docs only),
+ * --min-steps N (keep stepping up to N steps even past a failed one: more CPU samples on a loaded
+ * machine; the max rate is still the last one before the first failure).
  */
 import { execSync, spawn, type ChildProcess } from 'node:child_process'
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
@@ -28,11 +30,13 @@ const { values: args } = parseArgs({
     'ack-ms': { type: 'string', default: '1000' },
     only: { type: 'string' },
     'cpu-prof': { type: 'boolean', default: false },
+    'min-steps': { type: 'string', default: '1' },
   },
 })
 const WALLETS = Number(args.wallets)
 const STEP_MS = Number(args['step-seconds']) * 1000
 const ACK_MS = Number(args['ack-ms'])
+const MIN_STEPS = Number(args['min-steps'])
 const DRAIN_MS = 5_000
 const P99_LIMIT_MS = 100
 const CLK_TCK = Number(execSync('getconf CLK_TCK').toString().trim()) || 100
@@ -325,11 +329,12 @@ async function measure(target: Target, startRate: number, increment: number) {
       `${rate}/s: delivered ${step.delivered}/${step.sent}, http errors ${step.httpErrors}, p50 ${step.p50Ms} ms, p99 ${step.p99Ms} ms, ` +
         `${step.cpuMsPerForward} ms CPU/forward ${step.ok ? 'OK' : 'LIMIT'}`,
     )
-    if (!step.ok) break
+    if (!step.ok && steps.length >= MIN_STEPS) break
     await new Promise((r) => setTimeout(r, 1_000))
   }
   const window = { fromUs, toUs: Number(process.hrtime.bigint() / 1000n) }
-  const best = [...steps].reverse().find((s) => s.ok)
+  const firstFailure = steps.findIndex((s) => !s.ok)
+  const best = (firstFailure === -1 ? steps : steps.slice(0, firstFailure)).at(-1)
   const metrics = target.metricsUrl ? await (await fetch(target.metricsUrl)).text() : ''
   await Promise.all(clients.map((c) => c.close()))
   run.close()
@@ -341,7 +346,9 @@ async function measure(target: Target, startRate: number, increment: number) {
     cpuMsPerForward: Math.round((cpuTotal / Math.max(1, forwardsTotal)) * 100) / 100,
     steps,
     window,
-    forwardsByPath: metrics.split('\n').filter((l) => l.startsWith('mediator_forwards_total{')),
+    forwardsByPath: metrics
+      .split('\n')
+      .filter((l) => l.startsWith('mediator_forwards_total{') || l.startsWith('mediator_pickup_fast_total ')),
   }
 }
 
