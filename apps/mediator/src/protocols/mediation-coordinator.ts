@@ -12,6 +12,7 @@ import {
   type DidCommConnectionRecord,
   type DidCommMediationStateChangedEvent,
 } from '@credo-ts/didcomm'
+import { retryOnConflict } from '@mediator/storage-postgres'
 import type { Logger } from '@mediator/config'
 import type { MediationPolicy } from './mediation-policy.js'
 import type { ProtocolMetrics } from './protocol-metrics.js'
@@ -24,7 +25,8 @@ export type MediationAnswer = DidCommMediationGrantMessage | DidCommMediationDen
  * its id is derived from the connection id, so two workers handling two requests of one wallet at the
  * same time cannot create two (Credo would then fail every later lookup by connection). A repeated
  * request is answered again: a granted wallet gets its grant again (it may have missed the first),
- * one that was denied is decided again (the allow list may have changed).
+ * one that was denied is decided again (the allow list may have changed). A write that lost a race
+ * with another worker is re-read and decided again, not failed.
  */
 export class MediationCoordinator {
   public constructor(
@@ -39,9 +41,24 @@ export class MediationCoordinator {
     threadId: string,
   ): Promise<MediationAnswer> {
     const repository = agentContext.resolve(DidCommMediationRepository)
-    const record = await this.findOrCreate(agentContext, repository, connection.id, threadId)
-    const log = this.logger.child({ connectionId: connection.id, mediationId: record.id, threadId })
+    const found = await this.findOrCreate(agentContext, repository, connection.id, threadId)
+    // Requests of one wallet may race on several workers. The loser of the write re-reads and decides
+    // again here instead of failing the job: a retried job could no longer answer on the wallet's held
+    // HTTP request.
+    return retryOnConflict(async (attempt) => {
+      const record = attempt === 1 ? found : await repository.getById(agentContext, found.id)
+      return this.decide(agentContext, repository, record, connection, threadId)
+    })
+  }
 
+  private async decide(
+    agentContext: AgentContext,
+    repository: DidCommMediationRepository,
+    record: DidCommMediationRecord,
+    connection: DidCommConnectionRecord,
+    threadId: string,
+  ): Promise<MediationAnswer> {
+    const log = this.logger.child({ connectionId: connection.id, mediationId: record.id, threadId })
     if (record.state === DidCommMediationState.Granted) {
       log.info('mediation requested again: granted already, sending the grant again')
       this.metrics.mediationRequests.inc({ outcome: 'granted' })
