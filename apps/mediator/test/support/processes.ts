@@ -15,6 +15,13 @@ export interface ManagedProcess {
   stop(timeoutMs?: number): Promise<number | null>
 }
 
+// Children die with the test process: a test runner that exits early (a timeout, a crash in a hook)
+// must not leave relays and workers running on a deleted schema.
+const running = new Set<ChildProcess>()
+process.once('exit', () => {
+  for (const child of running) child.kill('SIGKILL')
+})
+
 /** Starts one of the apps from its TypeScript sources, as its own OS process. */
 export function startApp(name: string, app: 'relay' | 'mediator', env: Record<string, string>): ManagedProcess {
   const child = spawn(
@@ -25,7 +32,13 @@ export function startApp(name: string, app: 'relay' | 'mediator', env: Record<st
   let out = ''
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()))
   child.stderr?.on('data', (d: Buffer) => (out += d.toString()))
-  const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)))
+  running.add(child)
+  const exited = new Promise<number | null>((res) =>
+    child.once('exit', (code) => {
+      running.delete(child)
+      res(code)
+    }),
+  )
   return {
     name,
     child,
