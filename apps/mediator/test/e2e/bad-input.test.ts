@@ -86,10 +86,13 @@ describe('bad input', () => {
     probe = new ClusterProbe(cluster)
   })
   afterAll(async () => {
-    await sender?.close()
-    await wallet?.close()
-    await probe?.close()
-    await cluster?.stop()
+    try {
+      await sender?.close()
+      await wallet?.close()
+    } finally {
+      await probe?.close()
+      await cluster?.stop()
+    }
   })
 
   it('is refused or dead-lettered with a reason, and the worker still serves a wallet', async () => {

@@ -26,9 +26,12 @@ describe('concurrent HTTP requests of one wallet', () => {
     probe = new ClusterProbe(cluster)
   })
   afterAll(async () => {
-    await wallet?.close()
-    await probe?.close()
-    await cluster?.stop()
+    try {
+      await wallet?.close()
+    } finally {
+      await probe?.close()
+      await cluster?.stop()
+    }
   })
 
   it('each get their own answer from one worker', async () => {

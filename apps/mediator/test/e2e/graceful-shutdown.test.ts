@@ -19,10 +19,13 @@ describe('SIGTERM to a busy worker', () => {
     probe = new ClusterProbe(cluster)
   })
   afterAll(async () => {
-    await sender?.close()
-    await wallet?.close()
-    await probe?.close()
-    await cluster?.stop()
+    try {
+      await sender?.close()
+      await wallet?.close()
+    } finally {
+      await probe?.close()
+      await cluster?.stop()
+    }
   })
 
   it('finishes its jobs, exits 0, and no message is lost', async () => {

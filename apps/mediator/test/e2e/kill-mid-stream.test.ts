@@ -34,10 +34,13 @@ describe('kill -9 of a worker and of the wallet relay mid-stream', () => {
     probe = new ClusterProbe(cluster)
   })
   afterAll(async () => {
-    await sender?.close()
-    await wallet?.close()
-    await probe?.close()
-    await cluster?.stop()
+    try {
+      await sender?.close()
+      await wallet?.close()
+    } finally {
+      await probe?.close()
+      await cluster?.stop()
+    }
   })
 
   it('delivers every acknowledged message and never one the wallet confirmed', async () => {

@@ -23,10 +23,13 @@ describe('a relay killed while a delivery is unconfirmed', () => {
     probe = new ClusterProbe(cluster)
   })
   afterAll(async () => {
-    await sender?.close()
-    await wallet?.close()
-    await probe?.close()
-    await cluster?.stop()
+    try {
+      await sender?.close()
+      await wallet?.close()
+    } finally {
+      await probe?.close()
+      await cluster?.stop()
+    }
   })
 
   it('redelivers it as soon as the wallet is back on another relay', async () => {

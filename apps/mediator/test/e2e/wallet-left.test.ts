@@ -22,10 +22,13 @@ describe('a wallet that leaves before its answer', () => {
     probe = new ClusterProbe(cluster)
   })
   afterAll(async () => {
-    await sender?.close()
-    await wallet?.close()
-    await probe?.close()
-    await cluster?.stop()
+    try {
+      await sender?.close()
+      await wallet?.close()
+    } finally {
+      await probe?.close()
+      await cluster?.stop()
+    }
   })
 
   it('is not a dead letter, and its messages wait for its next request', async () => {
