@@ -24,7 +24,10 @@ export const mediatorEnvSchema = z.object({
   PUBLIC_ENDPOINTS: envList().pipe(z.array(z.string().url('each endpoint must be a URL')).min(1)).default(['http://127.0.0.1:3000', 'ws://127.0.0.1:3000']),
   INTERNAL_SECRET: z.string().min(16, 'must be at least 16 characters'),
   MEDIATOR_LABEL: z.string().min(1).default('Clustered Mediator'),
-  /** open: grant every mediation request; allow-list: grant only connections whose label is listed. */
+  /**
+   * open: grant every mediation request; allow-list: grant only connections whose label or DID is
+   * listed (labels are self-asserted: this limits casual use, it authenticates nobody).
+   */
   MEDIATION_POLICY: z.enum(['open', 'allow-list']).default('open'),
   MEDIATION_ALLOW_LIST: envList().default([]),
   WORKER_CONCURRENCY: envInt({ min: 1, max: 1000 }).default(32),

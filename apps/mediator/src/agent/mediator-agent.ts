@@ -14,7 +14,10 @@ export interface MediatorAgentOptions<Extra extends Record<string, Module>> {
   queue: DidCommQueueTransportRepository
   /** Public endpoints of the relays (mediation grants and the invitation carry the first ones). */
   endpoints: string[]
-  /** Whether Credo grants every mediation request by itself (policy `open`). */
+  /**
+   * Whether Credo's own handler grants every mediation request. Only agents built without the
+   * protocols module (some tests) rely on it; in a worker the protocols module decides by policy.
+   */
   autoGrantMediation: boolean
   logger?: Logger
   modules: Extra
