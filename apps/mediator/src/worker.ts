@@ -23,6 +23,7 @@ import { ClusterPickupSessionService } from './pickup/cluster-pickup-session-ser
 import { SocketLifecycle } from './pickup/socket-lifecycle.js'
 import { RetentionSweeper } from './pickup/retention-sweeper.js'
 import { JobProcessor } from './inbound/job-processor.js'
+import { JobScope } from './inbound/job-scope.js'
 import { InboundConsumer } from './inbound/inbound-consumer.js'
 import { buildOpsServer } from './http/ops-server.js'
 import { EnvelopePacker, FastDeliveryPacker, startForwardFastPath } from './forward/index.js'
@@ -193,7 +194,8 @@ export async function buildMediatorWorker(config: MediatorConfig, logger: Logger
   const packer = config.FAST_FORWARD ? new FastDeliveryPacker(new EnvelopePacker(kms)) : undefined
   const liveDelivery = new LiveDelivery({ directory, queue: pickupQueue, relay, metrics, packer })
   const sessionService = new ClusterPickupSessionService(directory, liveDelivery, backgroundWrites, config.WORKER_ID, logger)
-  const deliveringQueue = new DeliveringQueue(pickupQueue, liveDelivery, backgroundWrites, metrics, logger)
+  const jobScope = new JobScope()
+  const deliveringQueue = new DeliveringQueue(pickupQueue, liveDelivery, backgroundWrites, metrics, logger, jobScope)
   const createdDids = config.FAST_FORWARD ? new CreatedDidCache() : undefined
 
   const agent = createMediatorAgent({
@@ -222,13 +224,24 @@ export async function buildMediatorWorker(config: MediatorConfig, logger: Logger
     ? createPickupFastPath({ agent, kms, queue: deliveringQueue, relay, socketCloseHandler: socketLifecycle, registry: metrics.registry })
     : undefined
   const forwardFast = config.FAST_FORWARD
-    ? await startForwardFastPath({ agent, kms, queue: deliveringQueue, backgroundWrites, redis, redisPrefix: config.REDIS_PREFIX, metrics, logger, invalidates: [...(createdDids ? [createdDids] : []), ...(pickupFast?.caches ?? [])] })
+    ? await startForwardFastPath({
+        agent,
+        kms,
+        queue: deliveringQueue,
+        backgroundWrites,
+        redis,
+        redisPrefix: config.REDIS_PREFIX,
+        metrics,
+        logger,
+        invalidates: [...(createdDids ? [createdDids] : []), ...(pickupFast?.caches ?? [])],
+      })
     : undefined
   const shortcut = config.FAST_FORWARD ? new ShortcutChain([forwardFast, pickupFast?.shortcut]) : undefined
   const processor = new JobProcessor({
     agentContext: agent.context,
     relay,
     backgroundWrites,
+    jobScope,
     socketCloseHandler: socketLifecycle,
     shortcut,
   })

@@ -56,6 +56,11 @@ export class PickupQueueKeys {
     ]
   }
 
+  /** Marker of an add with an idempotency key (STRING: the id it queued, with a TTL). */
+  public idempotency(connectionId: string, key: string): string {
+    return `${this.connection(connectionId)}:idem:${key}`
+  }
+
   /** Prefix of the per-recipient pending indexes: `{...}:r:{recipientDid}` ZSET id -> add sequence. */
   public recipientPrefix(connectionId: string): string {
     return `${this.connection(connectionId)}:r:`

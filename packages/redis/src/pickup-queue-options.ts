@@ -17,6 +17,12 @@ export const pickupQueueSettingsSchema = z.object({
    * a take is one Lua script, and one script moving 10,000 envelopes would stall Redis for everyone.
    */
   maxTakeLimit: z.number().int().positive().default(100),
+  /**
+   * How long an add's idempotency key is remembered: a second add with the same key in this window is
+   * a no-op, even if the first message was confirmed meanwhile. It must outlast every retry of the
+   * job that added it (attempts x backoff plus stalled-job recovery: well under an hour).
+   */
+  idempotencyWindowMs: z.number().int().positive().default(60 * 60 * 1000),
   /** Connections visited per round trip by `purgeExpired()`. */
   purgeBatchSize: z.number().int().positive().default(100),
 })

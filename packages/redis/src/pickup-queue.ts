@@ -51,6 +51,11 @@ export interface RedisPickupQueueOptions extends PickupQueueSettingsInput {
   logger?: PickupQueueLogger
 }
 
+/** Credo's add options, plus a key that makes a repeated add (a retried job) a no-op. */
+export interface IdempotentAddMessageOptions extends AddMessageOptions {
+  idempotencyKey?: string
+}
+
 /** One connection's queue, for metrics. */
 export interface PickupQueueConnectionStats {
   /** Available to take now (includes messages whose lease has just expired). */
@@ -160,8 +165,12 @@ export class RedisPickupQueue implements DidCommQueueTransportRepository {
     return messages
   }
 
-  /** Queues an envelope; throws PickupQueueFullError (and queues nothing) when the connection is at its cap. */
-  public async addMessage(_agentContext: AgentContext, options: AddMessageOptions): Promise<string> {
+  /**
+   * Queues an envelope; throws PickupQueueFullError (and queues nothing) when the connection is at its
+   * cap. With an `idempotencyKey`, a second add with the same key (within `idempotencyWindowMs`) queues
+   * nothing and returns the id of the first, whether or not that one was confirmed since.
+   */
+  public async addMessage(_agentContext: AgentContext, options: IdempotentAddMessageOptions): Promise<string> {
     const id = randomUUID()
     const payload = JSON.stringify(options.payload)
     const reply = (await this.run('add', options.connectionId, [
@@ -172,7 +181,10 @@ export class RedisPickupQueue implements DidCommQueueTransportRepository {
       Buffer.byteLength(payload),
       this.settings.maxMessagesPerConnection,
       this.settings.maxBytesPerConnection,
-    ])) as ['ok', number] | ['full', PickupQueueLimitKind, number, number, number]
+      options.idempotencyKey ? this.keys.idempotency(options.connectionId, options.idempotencyKey) : '',
+      this.settings.idempotencyWindowMs,
+    ])) as ['ok', number] | ['dup', string] | ['full', PickupQueueLimitKind, number, number, number]
+    if (reply[0] === 'dup') return reply[1]
     if (reply[0] === 'full') {
       this.reportExpired(reply[4], options.connectionId)
       throw new PickupQueueFullError(options.connectionId, reply[1], reply[2], reply[3])

@@ -171,6 +171,25 @@ describe('RedisPickupQueue', () => {
     expect(await queue.remove('c1', [ids[0] as string])).toBe(0)
   })
 
+  it('queues an add with an idempotency key once, even after the first copy was confirmed', async () => {
+    const queue = createQueue()
+    const add = (label: string, idempotencyKey: string) =>
+      queue.addMessage(ctx, { connectionId: 'c1', recipientDids: ['did:key:z6Mk1'], payload: envelope(label), idempotencyKey })
+    const first = await add('m1', 'job-1:0')
+    // The same job retried (its worker died after the add) adds nothing and gets the same id.
+    expect(await add('m1', 'job-1:0')).toBe(first)
+    expect(await queue.getQueuedCount('c1')).toBe(1)
+    // Confirmed and removed, then the retry comes: still nothing new to deliver.
+    await queue.removeMessages(ctx, { connectionId: 'c1', messageIds: [first] })
+    expect(await add('m1', 'job-1:0')).toBe(first)
+    expect(await queue.getQueuedCount('c1')).toBe(0)
+    // Another key is another message; the same key on another connection is independent.
+    await add('m2', 'job-2:0')
+    await queue.addMessage(ctx, { connectionId: 'c2', recipientDids: [], payload: envelope('x'), idempotencyKey: 'job-1:0' })
+    expect(labels(await queue.takeFromQueue(ctx, { connectionId: 'c1' }))).toEqual(['m2'])
+    expect(await queue.getQueuedCount('c2')).toBe(1)
+  })
+
   it('removes and releases long id lists (more than one script call)', async () => {
     const queue = createQueue({ maxTakeLimit: 2_000 })
     const ids = await Promise.all(

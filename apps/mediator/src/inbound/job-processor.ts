@@ -5,6 +5,7 @@ import type { Logger } from '@mediator/config'
 import type { RelayClient } from '../relay/relay-client.js'
 import { RelayTransportSession } from '../relay/relay-transport-session.js'
 import type { BackgroundWrites } from '../pickup/background-writes.js'
+import type { JobScope } from './job-scope.js'
 
 /** true: handled; 'answered': handled, and its reply answered a held request; false: Credo's. */
 export type ShortcutResult = boolean | 'answered'
@@ -32,6 +33,8 @@ export interface JobProcessorDeps {
   agentContext: AgentContext
   relay: RelayClient
   backgroundWrites: BackgroundWrites
+  /** Gives queue adds their idempotency keys; share it with the DeliveringQueue. */
+  jobScope?: JobScope
   socketCloseHandler: SocketCloseHandler
   shortcut?: InboundShortcut
 }
@@ -50,7 +53,12 @@ export class JobProcessor {
     this.transportService = deps.agentContext.dependencyManager.resolve(DidCommTransportService)
   }
 
-  public async processMessage(job: InboundMessageJob, log: Logger): Promise<void> {
+  public processMessage(job: InboundMessageJob, log: Logger): Promise<void> {
+    const scope = this.deps.jobScope
+    return scope ? scope.run(job.messageId, () => this.processInScope(job, log)) : this.processInScope(job, log)
+  }
+
+  private async processInScope(job: InboundMessageJob, log: Logger): Promise<void> {
     let envelope: unknown
     try {
       envelope = JSON.parse(job.payload)

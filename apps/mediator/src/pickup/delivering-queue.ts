@@ -10,6 +10,7 @@ import type {
 import type { Logger } from '@mediator/config'
 import { PickupQueueFullError, type RedisPickupQueue } from '@mediator/redis'
 import type { MediatorMetrics } from '../metrics.js'
+import type { JobScope } from '../inbound/job-scope.js'
 import type { BackgroundWrites } from './background-writes.js'
 import type { LiveDelivery } from './live-delivery.js'
 
@@ -25,6 +26,7 @@ export class DeliveringQueue implements DidCommQueueTransportRepository {
     private readonly backgroundWrites: BackgroundWrites,
     private readonly metrics: MediatorMetrics,
     private readonly logger: Logger,
+    private readonly jobScope?: JobScope,
   ) {}
 
   public getAvailableMessageCount(agentContext: AgentContext, options: GetAvailableMessageCountOptions) {
@@ -42,7 +44,10 @@ export class DeliveringQueue implements DidCommQueueTransportRepository {
   public async addMessage(agentContext: AgentContext, options: AddMessageOptions): Promise<string> {
     let id: string
     try {
-      id = await this.queue.addMessage(agentContext, options)
+      id = await this.queue.addMessage(agentContext, {
+        ...options,
+        idempotencyKey: this.jobScope?.nextIdempotencyKey(),
+      })
     } catch (error) {
       if (error instanceof PickupQueueFullError) {
         // The relay acknowledged this message already; it is not dropped silently: the job fails

@@ -109,6 +109,9 @@ describe('kill -9 of a worker and of the wallet relay mid-stream', () => {
     // The guarantee, precisely: nothing arrived after its removal was confirmed to the wallet. Repeats
     // of messages that were not confirmed yet (lost with the relay, lease expired) are allowed.
     expect(wallet.tracker.violations(), wallet.tracker.summary()).toEqual([])
+    // A recovered job that had already queued its forward must not queue a second copy: the wallet
+    // would get again a message it confirmed (the queue refuses the job's second add by its key).
+    expect(wallet.tracker.copiesAfterConfirmation(), wallet.tracker.summary()).toEqual([])
     expect(await probe.deadLetters()).toEqual([])
     // The victim died holding jobs, and they were finished by the survivor.
     const recovered = await probe.recoveredJobs()

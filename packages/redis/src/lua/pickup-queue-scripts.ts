@@ -90,14 +90,24 @@ end
 
 /**
  * ARGV[5] id, [6] payload JSON, [7] recipient DIDs as a JSON array, [8] receivedAt ms (or -1 for
- * now), [9] payload bytes, [10] max messages (0 = no cap), [11] max bytes (0 = no cap).
- * Returns {'ok', expired} or {'full', 'messages'|'bytes', limit, current, expired}.
+ * now), [9] payload bytes, [10] max messages (0 = no cap), [11] max bytes (0 = no cap),
+ * [12] idempotency marker key or '' for none, [13] how long the marker lives (ms).
+ * Returns {'ok', expired}, {'dup', id of the earlier add} or
+ * {'full', 'messages'|'bytes', limit, current, expired}.
  */
 export const addScript = `${prelude}
 local id, payload, dids = ARGV[5], ARGV[6], cjson.decode(ARGV[7])
 local received, size = tonumber(ARGV[8]), tonumber(ARGV[9])
 local max_messages, max_bytes = tonumber(ARGV[10]), tonumber(ARGV[11])
+local idem_key, idem_window = ARGV[12], tonumber(ARGV[13])
 if received < 0 then received = NOW end
+
+-- The same add again (a job retried after its worker died mid-way) must not queue a second copy,
+-- not even after the first one was confirmed and removed.
+if idem_key ~= '' then
+  local earlier = redis.call('GET', idem_key)
+  if earlier then return {'dup', earlier} end
+end
 
 local expired = expire_old()
 local count = redis.call('HLEN', K_META)
@@ -123,6 +133,7 @@ for _, did in ipairs(dids) do
 end
 -- The oldest message only changes when the queue was empty or retention removed something.
 if count == 0 or expired > 0 then sync_index() end
+if idem_key ~= '' then redis.call('SET', idem_key, id, 'PX', idem_window) end
 return {'ok', expired}
 `
 
