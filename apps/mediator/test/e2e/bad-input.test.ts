@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { DidKey, Kms, TypedArrayEncoder } from '@credo-ts/core'
 import { DidCommBasicMessage, DidCommEnvelopeService, DidCommForwardMessage } from '@credo-ts/didcomm'
-import { TestCluster } from '../support/cluster.js'
-import { ClusterProbe, type DeadLetter } from '../support/cluster-probe.js'
-import { startSender, startWallet, type TestSender, type TestWallet } from '../support/agents.js'
+import { useClusterScenario } from '../support/cluster-scenario.js'
+import type { DeadLetter } from '../support/cluster-probe.js'
+import { startSender, startWallet } from '../support/agents.js'
 import { waitUntil } from '../support/wait.js'
 
 const b64u = (data: string | Uint8Array) => Buffer.from(data).toString('base64url')
@@ -76,30 +76,14 @@ async function sendFrame(url: string, frame: string | Buffer, binary: boolean): 
  * for us, cannot be decrypted, routes nowhere) ends in the dead letters with its reason.
  */
 describe('bad input', () => {
-  let cluster: TestCluster
-  let probe: ClusterProbe
-  let wallet: TestWallet
-  let sender: TestSender
-
-  beforeAll(async () => {
-    cluster = await TestCluster.start({ label: 'e2e_bad', relays: 1, workers: 1 })
-    probe = new ClusterProbe(cluster)
-  })
-  afterAll(async () => {
-    try {
-      await sender?.close()
-      await wallet?.close()
-    } finally {
-      await probe?.close()
-      await cluster?.stop()
-    }
-  })
+  const scenario = useClusterScenario({ label: 'e2e_bad', relays: 1, workers: 1 })
 
   it('is refused or dead-lettered with a reason, and the worker still serves a wallet', async () => {
-    wallet = await startWallet('bad')
+    const { cluster, probe } = scenario
+    const wallet = (scenario.wallet = await startWallet('bad'))
     const { mediation } = await wallet.obtainMediation(await cluster.invitationUrl())
     await wallet.agent.didcomm.mediationRecipient.initiateMessagePickup(mediation)
-    sender = await startSender('bad')
+    const sender = (scenario.sender = await startSender('bad'))
     const connection = await sender.connectTo(wallet)
     const url = cluster.publicHttpUrl
     const wsUrl = cluster.publicWsUrl
@@ -146,9 +130,6 @@ describe('bad input', () => {
     }
     expect(await sendFrame(wsUrl, poison.wsUnknownAnon, true)).toBe('open')
 
-    const failWithLogs = async (error: Error) => {
-      throw new Error(`${error.message}\n${await probe.describe()}\n${cluster.logs()}`)
-    }
     const deadLetters = await waitUntil(
       'every poison message in the dead letters',
       async () => {
@@ -160,7 +141,7 @@ describe('bad input', () => {
         return found.size === Object.keys(poison).length ? found : undefined
       },
       { explain: async () => JSON.stringify(await probe.deadLetters(), null, 1) },
-    ).catch(failWithLogs)
+    ).catch(scenario.failWithLogs)
     const reasons: Record<keyof typeof poison, RegExp> = {
       httpUnknownAnon: /recipient key/i,
       httpUnknownAuth: /recipient key/i,
@@ -179,7 +160,7 @@ describe('bad input', () => {
     // Nothing went down, and the same worker still delivers to the wallet.
     for (const p of [...cluster.relays, ...cluster.workers]) expect(p.proc.child.exitCode, p.name).toBeNull()
     await sender.agent.didcomm.basicMessages.sendMessage(connection.id, 'still here')
-    await wallet.inbox.waitFor(['still here']).catch(failWithLogs)
+    await wallet.inbox.waitFor(['still here']).catch(scenario.failWithLogs)
     console.info(
       `bad input dead letters:\n${[...deadLetters].map(([name, d]) => `  ${name}: ${d.failedReason}`).join('\n')}`,
     )

@@ -1,7 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { TestCluster } from '../support/cluster.js'
-import { ClusterProbe } from '../support/cluster-probe.js'
-import { startSender, startWallet, type TestSender, type TestWallet } from '../support/agents.js'
+import { describe, expect, it } from 'vitest'
+import { useClusterScenario } from '../support/cluster-scenario.js'
+import { startSender, startWallet } from '../support/agents.js'
 import { waitUntil } from '../support/wait.js'
 
 /**
@@ -9,37 +8,17 @@ import { waitUntil } from '../support/wait.js'
  * ones it holds, and exits 0; what it did not take waits in Redis for the next worker.
  */
 describe('SIGTERM to a busy worker', () => {
-  let cluster: TestCluster
-  let probe: ClusterProbe
-  let wallet: TestWallet
-  let sender: TestSender
-
-  beforeAll(async () => {
-    cluster = await TestCluster.start({ label: 'e2e_sigterm', relays: 1, workers: 1 })
-    probe = new ClusterProbe(cluster)
-  })
-  afterAll(async () => {
-    try {
-      await sender?.close()
-      await wallet?.close()
-    } finally {
-      await probe?.close()
-      await cluster?.stop()
-    }
-  })
+  const scenario = useClusterScenario({ label: 'e2e_sigterm', relays: 1, workers: 1 })
 
   it('finishes its jobs, exits 0, and no message is lost', async () => {
+    const { cluster, probe } = scenario
     const worker = cluster.workers[0]
     if (!worker) throw new Error('no worker')
-    wallet = await startWallet('sigterm')
+    const wallet = (scenario.wallet = await startWallet('sigterm'))
     const { mediation } = await wallet.obtainMediation(await cluster.invitationUrl())
     await wallet.agent.didcomm.mediationRecipient.initiateMessagePickup(mediation)
-    sender = await startSender('sigterm')
+    const sender = (scenario.sender = await startSender('sigterm'))
     const connection = await sender.connectTo(wallet)
-    const failWithLogs = async (error: Error) => {
-      throw new Error(`${error.message}\n${wallet.tracker.summary()}\n${await probe.describe()}\n${cluster.logs()}`)
-    }
-
     // A backlog: the worker is frozen while the relay acknowledges a burst, then thawed and, once it
     // is busy with the backlog, sent SIGTERM.
     const messages = Array.from({ length: 40 }, (_, i) => `burst ${i}`)
@@ -67,8 +46,8 @@ describe('SIGTERM to a busy worker', () => {
 
     // Everything else waits for the next worker; every message arrives.
     await cluster.addWorker()
-    await wallet.inbox.waitFor(messages, 90_000).catch(failWithLogs)
-    await waitUntil('the inbound jobs to be processed', () => probe.inboundIdle()).catch(failWithLogs)
+    await wallet.inbox.waitFor(messages, 90_000).catch(scenario.failWithLogs)
+    await waitUntil('the inbound jobs to be processed', () => probe.inboundIdle()).catch(scenario.failWithLogs)
     expect(await probe.deadLetters()).toEqual([])
     expect(wallet.tracker.violations()).toEqual([])
     console.info(`SIGTERM: ${inFlight.length} jobs in progress after the signal, ${left.waiting} left waiting for the next worker`)

@@ -1,8 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { DidCommMessageDeliveryV2Message } from '@credo-ts/didcomm'
-import { TestCluster } from '../support/cluster.js'
-import { ClusterProbe } from '../support/cluster-probe.js'
-import { startSender, startWallet, type TestSender, type TestWallet } from '../support/agents.js'
+import { useClusterScenario } from '../support/cluster-scenario.js'
+import { startSender, startWallet } from '../support/agents.js'
 import { waitUntil } from '../support/wait.js'
 
 /**
@@ -12,39 +11,19 @@ import { waitUntil } from '../support/wait.js'
  * message or the next reconnect.
  */
 describe('a relay killed while a delivery is unconfirmed', () => {
-  let cluster: TestCluster
-  let probe: ClusterProbe
-  let wallet: TestWallet
-  let sender: TestSender
-
-  beforeAll(async () => {
-    // The production lease: waiting it out is not an acceptable way to get the message back.
-    cluster = await TestCluster.start({ label: 'e2e_inflight', relays: 2, workers: 1, env: { PICKUP_LEASE_MS: '60000' } })
-    probe = new ClusterProbe(cluster)
-  })
-  afterAll(async () => {
-    try {
-      await sender?.close()
-      await wallet?.close()
-    } finally {
-      await probe?.close()
-      await cluster?.stop()
-    }
-  })
+  // The production lease: waiting it out is not an acceptable way to get the message back.
+  const scenario = useClusterScenario({ label: 'e2e_inflight', relays: 2, workers: 1, env: { PICKUP_LEASE_MS: '60000' } })
 
   it('redelivers it as soon as the wallet is back on another relay', async () => {
-    wallet = await startWallet('inflight')
+    const { cluster, probe } = scenario
+    const wallet = (scenario.wallet = await startWallet('inflight'))
     const { mediation } = await wallet.obtainMediation(await cluster.invitationUrl())
     await wallet.agent.didcomm.mediationRecipient.initiateMessagePickup(mediation)
     const live = await waitUntil('the wallet live session', async () => (await probe.liveSessions())[0])
     const walletRelay = cluster.relays.find((r) => r.relayId === live.relayId)
     if (!walletRelay) throw new Error('no relay holds the wallet socket')
-    sender = await startSender('inflight')
+    const sender = (scenario.sender = await startSender('inflight'))
     const connection = await sender.connectTo(wallet)
-    const failWithLogs = async (error: Error) => {
-      throw new Error(`${error.message}\n${wallet.tracker.summary()}\n${await probe.describe()}\n${cluster.logs()}`)
-    }
-
     // The next delivery is lost on its way: the wallet reads it but never processes or confirms it,
     // as when the relay dies with the frame still in its buffers.
     let dropDeliveries = true
@@ -61,11 +40,11 @@ describe('a relay killed while a delivery is unconfirmed', () => {
     // The relay dies without a word; the wallet reconnects through the balancer to the other one.
     dropDeliveries = false
     await cluster.killRelay(walletRelay)
-    await wallet.inbox.waitFor(['in flight when the relay died'], 30_000).catch(failWithLogs)
+    await wallet.inbox.waitFor(['in flight when the relay died'], 30_000).catch(scenario.failWithLogs)
     await waitUntil('every queued message to be confirmed', async () => {
       const s = await probe.queueStats(live.connectionId)
       return s.pending + s.inFlight === 0
-    }).catch(failWithLogs)
+    }).catch(scenario.failWithLogs)
     expect(wallet.tracker.violations()).toEqual([])
   })
 })

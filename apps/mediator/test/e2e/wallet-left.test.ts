@@ -1,8 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { DidCommMediatorPickupStrategy } from '@credo-ts/didcomm'
-import { TestCluster } from '../support/cluster.js'
-import { ClusterProbe } from '../support/cluster-probe.js'
-import { startSender, startWallet, type TestSender, type TestWallet } from '../support/agents.js'
+import { useClusterScenario } from '../support/cluster-scenario.js'
+import { startSender, startWallet } from '../support/agents.js'
 import { waitUntil } from '../support/wait.js'
 
 /**
@@ -12,33 +11,17 @@ import { waitUntil } from '../support/wait.js'
  * hide real poison and page an operator. What the wallet asked for stays queued for its next request.
  */
 describe('a wallet that leaves before its answer', () => {
-  let cluster: TestCluster
-  let probe: ClusterProbe
-  let wallet: TestWallet
-  let sender: TestSender
-
-  beforeAll(async () => {
-    cluster = await TestCluster.start({ label: 'e2e_left', relays: 1, workers: 1 })
-    probe = new ClusterProbe(cluster)
-  })
-  afterAll(async () => {
-    try {
-      await sender?.close()
-      await wallet?.close()
-    } finally {
-      await probe?.close()
-      await cluster?.stop()
-    }
-  })
+  const scenario = useClusterScenario({ label: 'e2e_left', relays: 1, workers: 1 })
 
   it('is not a dead letter, and its messages wait for its next request', async () => {
+    const { cluster, probe } = scenario
     const worker = cluster.workers[0]
     if (!worker) throw new Error('no worker')
-    wallet = await startWallet('left', DidCommMediatorPickupStrategy.PickUpV2)
+    const wallet = (scenario.wallet = await startWallet('left', DidCommMediatorPickupStrategy.PickUpV2))
     const { connection } = await wallet.obtainMediation(await cluster.invitationUrl())
     // Polling while the sender connects (its DID exchange reaches the wallet through the mediator).
     await wallet.agent.didcomm.mediationRecipient.initiateMessagePickup(undefined, DidCommMediatorPickupStrategy.PickUpV2)
-    sender = await startSender('left')
+    const sender = (scenario.sender = await startSender('left'))
     const toWallet = await sender.connectTo(wallet)
     await wallet.agent.didcomm.mediationRecipient.stopMessagePickup()
     await sender.agent.didcomm.basicMessages.sendMessage(toWallet.id, 'asked for while the worker was frozen')

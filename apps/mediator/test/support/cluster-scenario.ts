@@ -1,0 +1,51 @@
+import { afterAll, beforeAll } from 'vitest'
+import { TestCluster } from './cluster.js'
+import { ClusterProbe } from './cluster-probe.js'
+import type { TestSender, TestWallet } from './agents.js'
+
+export interface ClusterScenario {
+  readonly cluster: TestCluster
+  readonly probe: ClusterProbe
+  /** Set by the test; closed after the file's tests. */
+  wallet?: TestWallet
+  sender?: TestSender
+  /** Rethrows with what a failure needs to be understood: deliveries, queues, every process's output. */
+  failWithLogs(error: Error): Promise<never>
+}
+
+/**
+ * A cluster (with a probe on it) started before a file's tests and stopped after them, with the
+ * wallet and sender the tests create closed first, even when a test failed half-way.
+ */
+export function useClusterScenario(options: Parameters<typeof TestCluster.start>[0]): ClusterScenario {
+  let cluster: TestCluster | undefined
+  let probe: ClusterProbe | undefined
+  const scenario: ClusterScenario = {
+    get cluster() {
+      if (!cluster) throw new Error('the cluster is not started')
+      return cluster
+    },
+    get probe() {
+      if (!probe) throw new Error('the cluster is not started')
+      return probe
+    },
+    async failWithLogs(error: Error): Promise<never> {
+      const deliveries = scenario.wallet ? `${scenario.wallet.tracker.summary()}\n` : ''
+      throw new Error(`${error.message}\n${deliveries}${(await probe?.describe()) ?? ''}\n${cluster?.logs() ?? ''}`)
+    },
+  }
+  beforeAll(async () => {
+    cluster = await TestCluster.start(options)
+    probe = new ClusterProbe(cluster)
+  })
+  afterAll(async () => {
+    try {
+      await scenario.sender?.close()
+      await scenario.wallet?.close()
+    } finally {
+      await probe?.close()
+      await cluster?.stop()
+    }
+  })
+  return scenario
+}
