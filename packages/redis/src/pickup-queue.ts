@@ -12,8 +12,10 @@ import type {
 import type { ChainableCommander, Redis } from 'ioredis'
 import type { RedisKeys } from '@mediator/contracts'
 import {
+  ADD_TAKE_LIVE_KEY_COUNT,
   PICKUP_QUEUE_KEY_COUNT,
   addScript,
+  addTakeLiveScript,
   countScript,
   deleteConnectionScript,
   expireScript,
@@ -25,11 +27,14 @@ import {
 import { PickupQueueFullError, type PickupQueueLimitKind } from './pickup-queue-errors.js'
 import { PickupQueueKeys } from './pickup-queue-keys.js'
 import { assertNoClientKeyPrefix, scriptCommand, type ScriptArg, type ScriptCommand } from './lua/script-client.js'
+import { parseLiveEntryFields, type AddAndTakeResult, type LiveTakeOptions } from './pickup-queue-live.js'
 import {
   pickupQueueSettingsSchema,
   type PickupQueueSettings,
   type PickupQueueSettingsInput,
 } from './pickup-queue-options.js'
+
+export type { AddAndTakeResult, LiveTakeOptions } from './pickup-queue-live.js'
 
 /** The part of a pino logger the queue uses, so callers can pass theirs without a pino dependency here. */
 export interface PickupQueueLogger {
@@ -91,8 +96,13 @@ const commands = {
   release: { name: 'mediatorPickupRelease', lua: releaseScript },
   expire: { name: 'mediatorPickupExpire', lua: expireScript },
   deleteConnection: { name: 'mediatorPickupDeleteConnection', lua: deleteConnectionScript },
+  // The queue's KEYS plus the connection's live-session directory entry.
+  addTakeLive: { name: 'mediatorPickupAddTakeLive', lua: addTakeLiveScript, keys: ADD_TAKE_LIVE_KEY_COUNT },
 } as const
 type CommandKey = keyof typeof commands
+
+type TakeReply = [number, ...string[]]
+type AddReply = ['ok', number] | ['dup', string] | ['full', PickupQueueLimitKind, number, number, number]
 
 /** Message ids per script call in remove and release. */
 const ID_CHUNK = 500
@@ -124,8 +134,9 @@ export class RedisPickupQueue implements DidCommQueueTransportRepository {
     this.onExpired = onExpired
     this.clock = clock
     this.logger = logger
-    for (const { name, lua } of Object.values(commands)) {
-      redis.defineCommand(name, { numberOfKeys: PICKUP_QUEUE_KEY_COUNT, lua })
+    for (const command of Object.values(commands)) {
+      const numberOfKeys = 'keys' in command ? command.keys : PICKUP_QUEUE_KEY_COUNT
+      redis.defineCommand(command.name, { numberOfKeys, lua: command.lua })
     }
   }
 
@@ -151,18 +162,8 @@ export class RedisPickupQueue implements DidCommQueueTransportRepository {
       options.recipientDid ?? '',
       options.deleteMessages ? '1' : '0',
       this.settings.leaseMs,
-    ])) as [number, ...string[]]
-    this.reportExpired(reply[0], options.connectionId)
-    const messages: QueuedDidCommMessage[] = []
-    for (let i = 1; i + 2 < reply.length; i += 3) {
-      messages.push({
-        id: reply[i] as string,
-        // Written by addMessage from a DidCommEncryptedMessage; Redis is not an untrusted source.
-        encryptedMessage: JSON.parse(reply[i + 1] as string) as DidCommEncryptedMessage,
-        receivedAt: new Date(Number(reply[i + 2])),
-      })
-    }
-    return messages
+    ])) as TakeReply
+    return this.readTaken(reply, options.connectionId)
   }
 
   /**
@@ -172,25 +173,45 @@ export class RedisPickupQueue implements DidCommQueueTransportRepository {
    */
   public async addMessage(_agentContext: AgentContext, options: IdempotentAddMessageOptions): Promise<string> {
     const id = randomUUID()
-    const payload = JSON.stringify(options.payload)
-    const reply = (await this.run('add', options.connectionId, [
-      id,
-      payload,
-      JSON.stringify(options.recipientDids),
-      options.receivedAt ? options.receivedAt.getTime() : -1,
-      Buffer.byteLength(payload),
-      this.settings.maxMessagesPerConnection,
-      this.settings.maxBytesPerConnection,
-      options.idempotencyKey ? this.keys.idempotency(options.connectionId, options.idempotencyKey) : '',
-      this.settings.idempotencyWindowMs,
-    ])) as ['ok', number] | ['dup', string] | ['full', PickupQueueLimitKind, number, number, number]
-    if (reply[0] === 'dup') return reply[1]
-    if (reply[0] === 'full') {
-      this.reportExpired(reply[4], options.connectionId)
-      throw new PickupQueueFullError(options.connectionId, reply[1], reply[2], reply[3])
+    const reply = (await this.run('add', options.connectionId, this.addArgs(id, options))) as AddReply
+    return this.readAdded(reply, id, options.connectionId)
+  }
+
+  /**
+   * addMessage, then, if the connection has a live-session directory entry (`live.entryKey`), takes
+   * up to `live.limit` pending messages under a lease for delivery to it, all in one atomic script
+   * and one round trip. The add behaves exactly as addMessage (caps, PickupQueueFullError, idempotency
+   * key); a repeated idempotent add still takes. The caller must deliver what was taken or release
+   * exactly those ids (releaseInFlight). An entry that does not parse counts as no live session, and
+   * whatever was taken for it is released before this returns.
+   */
+  public async addMessageAndTakeIfLive(
+    _agentContext: AgentContext,
+    options: IdempotentAddMessageOptions,
+    live: LiveTakeOptions,
+  ): Promise<AddAndTakeResult> {
+    const id = randomUUID()
+    const asked = Number.isFinite(live.limit) ? Math.floor(live.limit) : 0
+    const limit = Math.max(0, Math.min(asked, this.settings.maxTakeLimit))
+    const args = this.scriptArgs(options.connectionId, [...this.addArgs(id, options), limit, this.settings.leaseMs])
+    // The directory entry goes right after the queue's own KEYS (see addTakeLiveScript).
+    const reply = (await this.command(this.redis, 'addTakeLive')(
+      ...args.slice(0, PICKUP_QUEUE_KEY_COUNT),
+      live.entryKey,
+      ...args.slice(PICKUP_QUEUE_KEY_COUNT),
+    )) as [AddReply] | [AddReply, string[], TakeReply]
+    const queuedId = this.readAdded(reply[0], id, options.connectionId)
+    if (reply.length === 1) return { id: queuedId }
+    const messages = this.readTaken(reply[2], options.connectionId)
+    const entry = parseLiveEntryFields(reply[1])
+    if (!entry) {
+      await this.releaseInFlight(
+        options.connectionId,
+        messages.map((m) => m.id),
+      )
+      return { id: queuedId }
     }
-    this.reportExpired(reply[1], options.connectionId)
-    return id
+    return { id: queuedId, live: { entry, messages } }
   }
 
   public async removeMessages(_agentContext: AgentContext, options: RemoveMessagesOptions): Promise<void> {
@@ -308,6 +329,46 @@ export class RedisPickupQueue implements DidCommQueueTransportRepository {
       this.reportExpired(expired, connectionId)
     }
     return total
+  }
+
+  private addArgs(id: string, options: IdempotentAddMessageOptions): ScriptArg[] {
+    const payload = JSON.stringify(options.payload)
+    return [
+      id,
+      payload,
+      JSON.stringify(options.recipientDids),
+      options.receivedAt ? options.receivedAt.getTime() : -1,
+      Buffer.byteLength(payload),
+      this.settings.maxMessagesPerConnection,
+      this.settings.maxBytesPerConnection,
+      options.idempotencyKey ? this.keys.idempotency(options.connectionId, options.idempotencyKey) : '',
+      this.settings.idempotencyWindowMs,
+    ]
+  }
+
+  /** The id an add queued (or the earlier one for a duplicate); throws when the queue was full. */
+  private readAdded(reply: AddReply, id: string, connectionId: string): string {
+    if (reply[0] === 'dup') return reply[1]
+    if (reply[0] === 'full') {
+      this.reportExpired(reply[4], connectionId)
+      throw new PickupQueueFullError(connectionId, reply[1], reply[2], reply[3])
+    }
+    this.reportExpired(reply[1], connectionId)
+    return id
+  }
+
+  private readTaken(reply: TakeReply, connectionId: string): QueuedDidCommMessage[] {
+    this.reportExpired(reply[0], connectionId)
+    const messages: QueuedDidCommMessage[] = []
+    for (let i = 1; i + 2 < reply.length; i += 3) {
+      messages.push({
+        id: reply[i] as string,
+        // Written by addMessage from a DidCommEncryptedMessage; Redis is not an untrusted source.
+        encryptedMessage: JSON.parse(reply[i + 1] as string) as DidCommEncryptedMessage,
+        receivedAt: new Date(Number(reply[i + 2])),
+      })
+    }
+    return messages
   }
 
   private async sweepNow(): Promise<number> {

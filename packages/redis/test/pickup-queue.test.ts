@@ -4,8 +4,8 @@ import type { AgentContext } from '@credo-ts/core'
 import type { DidCommEncryptedMessage, QueuedDidCommMessage } from '@credo-ts/didcomm'
 import { createTestRedisPrefix } from '@mediator/test-support'
 import type { TestRedisPrefix } from '@mediator/test-support'
-import { PickupQueueFullError, RedisPickupQueue } from '../src/index.js'
-import type { RedisPickupQueueOptions } from '../src/index.js'
+import { LiveSessionDirectory, PickupQueueFullError, RedisPickupQueue } from '../src/index.js'
+import type { LiveSessionEntry, RedisPickupQueueOptions } from '../src/index.js'
 
 /**
  * RedisPickupQueue never reads the agent context (Credo passes it to every repository method), so
@@ -431,5 +431,145 @@ describe('RedisPickupQueue', () => {
     await expect(queue.addMessage(ctx, { connectionId: '', recipientDids: [], payload: envelope('m') })).rejects.toThrow(
       /connectionId/,
     )
+  })
+
+  describe('addMessageAndTakeIfLive', () => {
+    const liveEntry: LiveSessionEntry = {
+      relayId: 'relay-1',
+      socketId: 'sock-1',
+      transport: 'ws',
+      registeredAt: 1_700_000_000_000,
+      sessionId: 'session-1',
+      keys: { recipientKeys: ['wallet-key'], senderKey: 'mediator-key' },
+    }
+    const createDirectory = () => new LiveSessionDirectory({ redis, prefix: t.prefix })
+    const addTake = (
+      queue: RedisPickupQueue,
+      directory: LiveSessionDirectory,
+      label: string,
+      extra: { connectionId?: string; idempotencyKey?: string; limit?: number } = {},
+    ) => {
+      const connectionId = extra.connectionId ?? 'c1'
+      return queue.addMessageAndTakeIfLive(
+        ctx,
+        {
+          connectionId,
+          recipientDids: ['did:key:z6Mk1'],
+          payload: envelope(label),
+          ...(extra.idempotencyKey ? { idempotencyKey: extra.idempotencyKey } : {}),
+        },
+        { entryKey: directory.keys.entry(connectionId), limit: extra.limit ?? 10 },
+      )
+    }
+
+    it('only queues when the wallet has no live session', async () => {
+      const queue = createQueue()
+      const directory = createDirectory()
+      const result = await addTake(queue, directory, 'm1')
+      expect(result.live).toBeUndefined()
+      expect(await queue.getStats('c1')).toMatchObject({ pending: 1, inFlight: 0 })
+      const [taken] = await queue.takeFromQueue(ctx, { connectionId: 'c1' })
+      expect(taken?.id).toBe(result.id)
+      expect(taken?.encryptedMessage).toEqual(envelope('m1'))
+    })
+
+    it('takes what is pending, oldest first, under a lease, and returns the entry as the directory reads it', async () => {
+      const clock = new ManualClock()
+      const queue = createQueue({ clock: clock.now, leaseMs: 60_000 })
+      const directory = createDirectory()
+      const earlier = await addAll(queue, 'c1', ['m1', 'm2'])
+      expect(await directory.register('c1', liveEntry)).toBe('registered')
+
+      const result = await addTake(queue, directory, 'm3', { limit: 2 })
+      expect(result.live?.entry).toEqual(await directory.lookup('c1'))
+      expect(result.live?.entry).toEqual(liveEntry)
+      expect(labels(result.live?.messages ?? [])).toEqual(['m1', 'm2'])
+      expect(result.live?.messages.map((m) => m.id)).toEqual(earlier)
+      expect(await queue.getStats('c1')).toMatchObject({ pending: 1, inFlight: 2 })
+
+      // The next forward takes the one left and its own; the leased ones are not taken twice.
+      const next = await addTake(queue, directory, 'm4')
+      expect(labels(next.live?.messages ?? [])).toEqual(['m3', 'm4'])
+      expect(next.live?.messages[0]?.id).toBe(result.id)
+
+      // Unconfirmed, they come back when the lease runs out, in their original order.
+      clock.advance(60_001)
+      expect(labels(await queue.takeFromQueue(ctx, { connectionId: 'c1' }))).toEqual(['m1', 'm2', 'm3', 'm4'])
+    })
+
+    it('takes at most maxTakeLimit and keeps other connections apart', async () => {
+      const queue = createQueue({ maxTakeLimit: 2 })
+      const directory = createDirectory()
+      await directory.register('c1', liveEntry)
+      await addAll(queue, 'c1', ['m1', 'm2'])
+      await addAll(queue, 'c2', ['x1'])
+      const result = await addTake(queue, directory, 'm3', { limit: 50 })
+      expect(labels(result.live?.messages ?? [])).toEqual(['m1', 'm2'])
+      // c2 has no live session of its own.
+      expect((await addTake(queue, directory, 'x2', { connectionId: 'c2' })).live).toBeUndefined()
+      expect(await queue.getStats('c2')).toMatchObject({ pending: 2, inFlight: 0 })
+    })
+
+    it('releases exactly the taken ids on a failed send', async () => {
+      const queue = createQueue()
+      const directory = createDirectory()
+      await directory.register('c1', liveEntry)
+      const first = await addTake(queue, directory, 'm1')
+      const second = await addTake(queue, directory, 'm2')
+      expect(labels(second.live?.messages ?? [])).toEqual(['m2'])
+      expect(await queue.releaseInFlight('c1', second.live?.messages.map((m) => m.id))).toBe(1)
+      // m1 keeps its lease (another worker's delivery); m2 is available again.
+      expect(await queue.getStats('c1')).toMatchObject({ pending: 1, inFlight: 1 })
+      const [again] = await queue.takeFromQueue(ctx, { connectionId: 'c1' })
+      expect(again?.id).toBe(second.id)
+      expect(first.live?.messages.map((m) => m.id)).toEqual([first.id])
+    })
+
+    it('refuses a full queue with PickupQueueFullError and takes nothing', async () => {
+      const queue = createQueue({ maxMessagesPerConnection: 2 })
+      const directory = createDirectory()
+      await addAll(queue, 'c1', ['m1', 'm2'])
+      await directory.register('c1', liveEntry)
+      const refused = await addTake(queue, directory, 'm3').catch((error: unknown) => error)
+      expect(refused).toBeInstanceOf(PickupQueueFullError)
+      expect(refused).toMatchObject({ limitKind: 'messages', limit: 2 })
+      expect(await queue.getStats('c1')).toMatchObject({ pending: 2, inFlight: 0 })
+    })
+
+    it('queues an idempotent add once, and a repeated add still takes for the live session', async () => {
+      const queue = createQueue()
+      const directory = createDirectory()
+      const first = await addTake(queue, directory, 'm1', { idempotencyKey: 'job-1:0' })
+      expect(first.live).toBeUndefined()
+      // The plain add shares the marker: the same key through either operation queues once.
+      expect(
+        await queue.addMessage(ctx, {
+          connectionId: 'c1',
+          recipientDids: [],
+          payload: envelope('m1'),
+          idempotencyKey: 'job-1:0',
+        }),
+      ).toBe(first.id)
+      await directory.register('c1', liveEntry)
+      const retried = await addTake(queue, directory, 'm1', { idempotencyKey: 'job-1:0' })
+      expect(retried.id).toBe(first.id)
+      expect(retried.live?.messages.map((m) => m.id)).toEqual([first.id])
+      expect(await queue.getQueuedCount('c1')).toBe(1)
+      // Confirmed, then retried again: nothing new is queued, nothing is taken.
+      await queue.removeMessages(ctx, { connectionId: 'c1', messageIds: [first.id] })
+      const late = await addTake(queue, directory, 'm1', { idempotencyKey: 'job-1:0' })
+      expect(late.id).toBe(first.id)
+      expect(late.live?.messages).toEqual([])
+      expect(await queue.getQueuedCount('c1')).toBe(0)
+    })
+
+    it('treats an entry that does not parse as no live session and releases what it took', async () => {
+      const queue = createQueue()
+      const directory = createDirectory()
+      await redis.hset(directory.keys.entry('c1'), { relayId: 'relay-1', socketId: 'sock-1', transport: 'pigeon' })
+      const result = await addTake(queue, directory, 'm1')
+      expect(result.live).toBeUndefined()
+      expect(await queue.getStats('c1')).toMatchObject({ pending: 1, inFlight: 0 })
+    })
   })
 })

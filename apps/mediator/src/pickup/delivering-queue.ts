@@ -42,9 +42,10 @@ export class DeliveringQueue implements DidCommQueueTransportRepository {
   }
 
   public async addMessage(agentContext: AgentContext, options: AddMessageOptions): Promise<string> {
-    let id: string
+    let queued: Awaited<ReturnType<LiveDelivery['addAndTake']>>
     try {
-      id = await this.queue.addMessage(agentContext, {
+      // Queue, and take for the wallet's live session if it has one, in one round trip.
+      queued = await this.liveDelivery.addAndTake(agentContext, {
         ...options,
         idempotencyKey: this.jobScope?.nextIdempotencyKey(),
       })
@@ -61,10 +62,19 @@ export class DeliveringQueue implements DidCommQueueTransportRepository {
       }
       throw error
     }
+    const { id, live } = queued
     this.metrics.messagesQueued.inc()
+    if (!live) return id
     const log = this.logger.child({ connectionId: options.connectionId, queuedMessageId: id })
     this.backgroundWrites.track(
-      this.liveDelivery.deliverQueued(agentContext, options.connectionId, log, options.receivedAt?.getTime()),
+      this.liveDelivery.deliverTaken(
+        agentContext,
+        options.connectionId,
+        live.entry,
+        live.messages,
+        log,
+        options.receivedAt?.getTime(),
+      ),
       (error) => log.error({ err: error }, 'live delivery after queueing failed; the message stays queued'),
     )
     return id

@@ -6,7 +6,12 @@ import {
   type QueuedDidCommMessage,
 } from '@credo-ts/didcomm'
 import type { Logger } from '@mediator/config'
-import type { LiveSessionDirectory, RedisPickupQueue } from '@mediator/redis'
+import type {
+  IdempotentAddMessageOptions,
+  LiveSessionDirectory,
+  LiveSessionEntry,
+  RedisPickupQueue,
+} from '@mediator/redis'
 import type { RelayClient } from '../relay/relay-client.js'
 import type { MediatorMetrics } from '../metrics.js'
 import type { DeliveryPacker } from '../forward/delivery-packer.js'
@@ -54,16 +59,56 @@ export class LiveDelivery {
     log: Logger,
     receivedAt?: number,
   ): Promise<LiveDeliveryOutcome> {
-    const { directory, queue, relay, metrics } = this.options
+    const { directory, queue } = this.options
     const entry = await directory.lookup(connectionId)
     if (!entry) return 'not-live'
-    const keys = liveSessionKeysSchema.safeParse(entry.keys)
-    if (!keys.success) {
+    if (!liveSessionKeysSchema.safeParse(entry.keys).success) {
       log.warn({ connectionId }, 'live session without packing keys, ignored')
       return 'not-live'
     }
-
     const messages = await queue.takeFromQueue(agentContext, { connectionId, limit: this.batchSize })
+    return this.deliverTaken(agentContext, connectionId, entry, messages, log, receivedAt)
+  }
+
+  /**
+   * Queues a message and, if the wallet is live, takes a delivery batch for it under a lease, in one
+   * Redis round trip (instead of add, directory lookup, take). Errors of the add (PickupQueueFullError)
+   * are thrown as addMessage throws them. When `live` is returned, pass it to `deliverTaken`, which
+   * sends it or releases exactly what was taken.
+   */
+  public addAndTake(
+    agentContext: AgentContext,
+    options: IdempotentAddMessageOptions,
+  ): Promise<{ id: string; live?: { entry: LiveSessionEntry; messages: QueuedDidCommMessage[] } }> {
+    return this.options.queue.addMessageAndTakeIfLive(agentContext, options, {
+      entryKey: this.options.directory.keys.entry(options.connectionId),
+      limit: this.batchSize,
+    })
+  }
+
+  /**
+   * Packs and sends `messages`, already taken under a lease for the live session `entry`; when they
+   * cannot be sent they are released at once (only these), and a session the relay says is gone is
+   * unregistered.
+   */
+  public async deliverTaken(
+    agentContext: AgentContext,
+    connectionId: string,
+    entry: LiveSessionEntry,
+    messages: QueuedDidCommMessage[],
+    log: Logger,
+    receivedAt?: number,
+  ): Promise<LiveDeliveryOutcome> {
+    const { directory, queue, relay, metrics } = this.options
+    const keys = liveSessionKeysSchema.safeParse(entry.keys)
+    if (!keys.success) {
+      log.warn({ connectionId }, 'live session without packing keys, ignored')
+      await queue.releaseInFlight(
+        connectionId,
+        messages.map((m) => m.id),
+      )
+      return 'not-live'
+    }
     if (messages.length === 0) {
       metrics.liveDeliveries.inc({ outcome: 'empty' })
       return 'empty'

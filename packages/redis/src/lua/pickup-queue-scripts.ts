@@ -89,90 +89,126 @@ end
 `
 
 /**
+ * The add, as a function so that addScript and addTakeLiveScript queue in exactly the same way.
  * ARGV[5] id, [6] payload JSON, [7] recipient DIDs as a JSON array, [8] receivedAt ms (or -1 for
  * now), [9] payload bytes, [10] max messages (0 = no cap), [11] max bytes (0 = no cap),
  * [12] idempotency marker key or '' for none, [13] how long the marker lives (ms).
  * Returns {'ok', expired}, {'dup', id of the earlier add} or
  * {'full', 'messages'|'bytes', limit, current, expired}.
  */
-export const addScript = `${prelude}
-local id, payload, dids = ARGV[5], ARGV[6], cjson.decode(ARGV[7])
-local received, size = tonumber(ARGV[8]), tonumber(ARGV[9])
-local max_messages, max_bytes = tonumber(ARGV[10]), tonumber(ARGV[11])
-local idem_key, idem_window = ARGV[12], tonumber(ARGV[13])
-if received < 0 then received = NOW end
+const addFunction = `
+local function add_message()
+  local id, payload, dids = ARGV[5], ARGV[6], cjson.decode(ARGV[7])
+  local received, size = tonumber(ARGV[8]), tonumber(ARGV[9])
+  local max_messages, max_bytes = tonumber(ARGV[10]), tonumber(ARGV[11])
+  local idem_key, idem_window = ARGV[12], tonumber(ARGV[13])
+  if received < 0 then received = NOW end
 
--- The same add again (a job retried after its worker died mid-way) must not queue a second copy,
--- not even after the first one was confirmed and removed.
-if idem_key ~= '' then
-  local earlier = redis.call('GET', idem_key)
-  if earlier then return {'dup', earlier} end
-end
+  -- The same add again (a job retried after its worker died mid-way) must not queue a second copy,
+  -- not even after the first one was confirmed and removed.
+  if idem_key ~= '' then
+    local earlier = redis.call('GET', idem_key)
+    if earlier then return {'dup', earlier} end
+  end
 
-local expired = expire_old()
-local count = redis.call('HLEN', K_META)
-if max_messages > 0 and count + 1 > max_messages then
-  if expired > 0 then sync_index() end
-  return {'full', 'messages', max_messages, count, expired}
-end
-local bytes = tonumber(redis.call('HGET', K_STATE, 'bytes') or '0')
-if max_bytes > 0 and bytes + size > max_bytes then
-  if expired > 0 then sync_index() end
-  return {'full', 'bytes', max_bytes, bytes, expired}
-end
+  local expired = expire_old()
+  local count = redis.call('HLEN', K_META)
+  if max_messages > 0 and count + 1 > max_messages then
+    if expired > 0 then sync_index() end
+    return {'full', 'messages', max_messages, count, expired}
+  end
+  local bytes = tonumber(redis.call('HGET', K_STATE, 'bytes') or '0')
+  if max_bytes > 0 and bytes + size > max_bytes then
+    if expired > 0 then sync_index() end
+    return {'full', 'bytes', max_bytes, bytes, expired}
+  end
 
-local seq = redis.call('HINCRBY', K_STATE, 'seq', 1)
-redis.call('HINCRBY', K_STATE, 'bytes', size)
-redis.call('HSET', K_PAYLOAD, id, payload)
-redis.call('HSET', K_META, id, cjson.encode({ s = seq, r = received, b = size, d = dids }))
-redis.call('ZADD', K_PENDING, seq, id)
-redis.call('ZADD', K_AGE, NOW, id)
-for _, did in ipairs(dids) do
-  redis.call('ZADD', RCPT_PREFIX .. did, seq, id)
-  redis.call('SADD', K_RCPT, did)
+  local seq = redis.call('HINCRBY', K_STATE, 'seq', 1)
+  redis.call('HINCRBY', K_STATE, 'bytes', size)
+  redis.call('HSET', K_PAYLOAD, id, payload)
+  redis.call('HSET', K_META, id, cjson.encode({ s = seq, r = received, b = size, d = dids }))
+  redis.call('ZADD', K_PENDING, seq, id)
+  redis.call('ZADD', K_AGE, NOW, id)
+  for _, did in ipairs(dids) do
+    redis.call('ZADD', RCPT_PREFIX .. did, seq, id)
+    redis.call('SADD', K_RCPT, did)
+  end
+  -- The oldest message only changes when the queue was empty or retention removed something.
+  if count == 0 or expired > 0 then sync_index() end
+  if idem_key ~= '' then redis.call('SET', idem_key, id, 'PX', idem_window) end
+  return {'ok', expired}
 end
--- The oldest message only changes when the queue was empty or retention removed something.
-if count == 0 or expired > 0 then sync_index() end
-if idem_key ~= '' then redis.call('SET', idem_key, id, 'PX', idem_window) end
-return {'ok', expired}
+`
+
+/**
+ * The take, as a function shared by takeScript and addTakeLiveScript.
+ * Returns {expired, id1, payload1, receivedAt1, id2, ...} in queue order.
+ */
+const takeFunction = `
+local function take_messages(limit, rdid, delete, lease)
+  local expired = expire_old()
+  requeue_leases_until(NOW)
+  local out = {expired}
+  if limit > 0 then
+    local source = K_PENDING
+    if rdid ~= '' then source = RCPT_PREFIX .. rdid end
+    local ids = redis.call('ZRANGE', source, 0, limit - 1)
+    for _, id in ipairs(ids) do
+      local m = meta_of(id)
+      if m then
+        out[#out + 1] = id
+        out[#out + 1] = redis.call('HGET', K_PAYLOAD, id)
+        out[#out + 1] = string.format('%d', m.r)
+        if delete then
+          drop(id, m)
+        else
+          redis.call('ZREM', K_PENDING, id)
+          for _, did in ipairs(m.d) do redis.call('ZREM', RCPT_PREFIX .. did, id) end
+          redis.call('ZADD', K_INFLIGHT, NOW + lease, id)
+        end
+      else
+        -- An index entry without its message cannot be delivered; drop it so it cannot block the head.
+        redis.call('ZREM', source, id)
+        redis.call('ZREM', K_PENDING, id)
+      end
+    end
+  end
+  -- Leasing leaves the set of held messages unchanged; only deletions move the oldest one.
+  if expired > 0 or delete then sync_index() end
+  return out
+end
+`
+
+/** See addFunction for ARGV and the reply. */
+export const addScript = `${prelude}${addFunction}
+return add_message()
 `
 
 /**
  * ARGV[5] limit, [6] recipient DID or '' for all, [7] '1' to delete instead of leasing, [8] lease ms.
  * Returns {expired, id1, payload1, receivedAt1, id2, ...} in queue order.
  */
-export const takeScript = `${prelude}
-local limit, rdid, delete, lease = tonumber(ARGV[5]), ARGV[6], ARGV[7] == '1', tonumber(ARGV[8])
-local expired = expire_old()
-requeue_leases_until(NOW)
-local out = {expired}
-if limit > 0 then
-  local source = K_PENDING
-  if rdid ~= '' then source = RCPT_PREFIX .. rdid end
-  local ids = redis.call('ZRANGE', source, 0, limit - 1)
-  for _, id in ipairs(ids) do
-    local m = meta_of(id)
-    if m then
-      out[#out + 1] = id
-      out[#out + 1] = redis.call('HGET', K_PAYLOAD, id)
-      out[#out + 1] = string.format('%d', m.r)
-      if delete then
-        drop(id, m)
-      else
-        redis.call('ZREM', K_PENDING, id)
-        for _, did in ipairs(m.d) do redis.call('ZREM', RCPT_PREFIX .. did, id) end
-        redis.call('ZADD', K_INFLIGHT, NOW + lease, id)
-      end
-    else
-      -- An index entry without its message cannot be delivered; drop it so it cannot block the head.
-      redis.call('ZREM', source, id)
-      redis.call('ZREM', K_PENDING, id)
-    end
-  end
-end
--- Leasing leaves the set of held messages unchanged; only deletions move the oldest one.
-if expired > 0 or delete then sync_index() end
-return out
+export const takeScript = `${prelude}${takeFunction}
+return take_messages(tonumber(ARGV[5]), ARGV[6], ARGV[7] == '1', tonumber(ARGV[8]))
+`
+
+/** KEYS of addTakeLiveScript: the shared ones, then the live-session directory entry (a HASH). */
+export const ADD_TAKE_LIVE_KEY_COUNT = PICKUP_QUEUE_KEY_COUNT + 1
+
+/**
+ * Queues like addScript, then, if the connection has a live-session directory entry (KEYS[10]),
+ * takes up to ARGV[14] pending messages under a lease of ARGV[15] ms for delivery to it: the forward
+ * path's add, directory lookup and take in one round trip. A duplicate add still takes, as a
+ * retried job would have delivered what is pending. A full queue takes nothing.
+ * Returns {add reply} when the add was refused or there is no entry, else
+ * {add reply, entry fields as HGETALL returns them, take reply as takeScript returns it}.
+ */
+export const addTakeLiveScript = `${prelude}${addFunction}${takeFunction}
+local added = add_message()
+if added[1] == 'full' then return {added} end
+local entry = redis.call('HGETALL', KEYS[10])
+if #entry == 0 then return {added} end
+return {added, entry, take_messages(tonumber(ARGV[14]), '', false, tonumber(ARGV[15]))}
 `
 
 /** ARGV[5..] message ids. Returns {removed, expired}. */
