@@ -5,6 +5,7 @@ import {
   DidCommMediationRole,
   DidCommMediationState,
 } from '@credo-ts/didcomm'
+import { TaggedExpiringCache } from '../cache/tagged-expiring-cache.js'
 
 /** Where a forward's `to` leads: the connection whose pickup queue gets the message. */
 export interface ForwardRecipient {
@@ -26,10 +27,6 @@ export interface ForwardRecipientsOptions {
   acceptDidKeyTo?: boolean
 }
 
-interface Entry extends ForwardRecipient {
-  expiresAt: number
-}
-
 /**
  * Resolves a forward's recipient key to the mediation record's connection, as Credo's
  * `processForwardMessage` does (keylist query, mediation granted with us as mediator, connection
@@ -42,14 +39,10 @@ interface Entry extends ForwardRecipient {
  * damage of a missed signal. A lookup that raced with an invalidation is used but not cached.
  */
 export class ForwardRecipients {
-  private readonly entries = new Map<string, Entry>()
-  private readonly keysByConnection = new Map<string, Set<string>>()
+  private readonly cache: TaggedExpiringCache<ForwardRecipient>
+  /** Lookups in progress, so a burst of forwards for one new key queries once. */
   private readonly pending = new Map<string, Promise<ForwardRecipient | undefined>>()
-  private readonly ttlMs: number
-  private readonly maxEntries: number
-  private readonly now: () => number
   private readonly acceptDidKeyTo: boolean
-  private generation = 0
   public hits = 0
   public misses = 0
 
@@ -57,52 +50,38 @@ export class ForwardRecipients {
     private readonly agentContext: AgentContext,
     options: ForwardRecipientsOptions = {},
   ) {
-    this.ttlMs = options.ttlMs ?? 15_000
-    this.maxEntries = options.maxEntries ?? 100_000
-    this.now = options.now ?? Date.now
+    this.cache = new TaggedExpiringCache({ ttlMs: options.ttlMs ?? 15_000, maxEntries: options.maxEntries ?? 100_000, now: options.now })
     this.acceptDidKeyTo = options.acceptDidKeyTo ?? false
   }
 
   public get size(): number {
-    return this.entries.size
+    return this.cache.size
   }
 
   /** The recipient of a forward to `to`, or undefined when Credo would not queue it (unknown key, not granted ...). */
   public async find(to: string): Promise<ForwardRecipient | undefined> {
-    const entry = this.entries.get(to)
-    if (entry) {
-      if (entry.expiresAt > this.now()) {
-        this.hits++
-        return entry
-      }
-      this.drop(to, entry.connectionId)
+    const hit = this.cache.get(to)
+    if (hit) {
+      this.hits++
+      return hit
     }
     this.misses++
     let lookup = this.pending.get(to)
     if (!lookup) {
-      lookup = this.lookupAndCache(to).finally(() => this.pending.delete(to))
+      lookup = this.cache
+        .getOrLoad(to, () => this.lookup(to), (recipient) => [recipient.connectionId])
+        .finally(() => this.pending.delete(to))
       this.pending.set(to, lookup)
     }
     return lookup
   }
 
   public invalidateConnection(connectionId: string): void {
-    this.generation++
-    for (const key of this.keysByConnection.get(connectionId) ?? []) this.entries.delete(key)
-    this.keysByConnection.delete(connectionId)
+    this.cache.invalidateTag(connectionId)
   }
 
   public clear(): void {
-    this.generation++
-    this.entries.clear()
-    this.keysByConnection.clear()
-  }
-
-  private async lookupAndCache(to: string): Promise<ForwardRecipient | undefined> {
-    const generation = this.generation
-    const recipient = await this.lookup(to)
-    if (recipient && generation === this.generation) this.remember(to, recipient)
-    return recipient
+    this.cache.clear()
   }
 
   private async lookup(to: string): Promise<ForwardRecipient | undefined> {
@@ -129,24 +108,6 @@ export class ForwardRecipients {
       return undefined
     }
     return { connectionId: connection.id, recipientDid }
-  }
-
-  private remember(to: string, recipient: ForwardRecipient): void {
-    if (this.entries.size >= this.maxEntries) {
-      const [oldestKey, oldest] = this.entries.entries().next().value as [string, Entry]
-      this.drop(oldestKey, oldest.connectionId)
-    }
-    this.entries.set(to, { ...recipient, expiresAt: this.now() + this.ttlMs })
-    let keys = this.keysByConnection.get(recipient.connectionId)
-    if (!keys) this.keysByConnection.set(recipient.connectionId, (keys = new Set()))
-    keys.add(to)
-  }
-
-  private drop(key: string, connectionId: string): void {
-    this.entries.delete(key)
-    const keys = this.keysByConnection.get(connectionId)
-    keys?.delete(key)
-    if (keys?.size === 0) this.keysByConnection.delete(connectionId)
   }
 }
 

@@ -1,6 +1,7 @@
 import { Kms, TypedArrayEncoder, type AgentContext } from '@credo-ts/core'
 import { DidCommConnectionService } from '@credo-ts/didcomm'
 import { isTransientError } from '../inbound/error-classification.js'
+import { TaggedExpiringCache } from '../cache/tagged-expiring-cache.js'
 
 export interface KeyedConnection {
   connectionId: string
@@ -14,9 +15,13 @@ export interface ConnectionsByKeysOptions {
   now?: () => number
 }
 
-interface Entry extends KeyedConnection {
-  expiresAt: number
-}
+const connectionTag = (connectionId: string) => `connection:${connectionId}`
+const didTag = (did: string) => `did:${did}`
+const tagsOf = (c: KeyedConnection): string[] => [
+  connectionTag(c.connectionId),
+  ...(c.ourDid ? [didTag(c.ourDid)] : []),
+  ...(c.theirDid ? [didTag(c.theirDid)] : []),
+]
 
 /**
  * The ready connection an authcrypted message belongs to, from (their key, our key), as Credo's
@@ -26,53 +31,34 @@ interface Entry extends KeyedConnection {
  * the TTL bounds what a lost signal can cost.
  */
 export class ConnectionsByKeys {
-  private readonly entries = new Map<string, Entry>()
-  private readonly ttlMs: number
-  private readonly maxEntries: number
-  private readonly now: () => number
-  private generation = 0
+  private readonly cache: TaggedExpiringCache<KeyedConnection>
 
   public constructor(
     private readonly agentContext: AgentContext,
     options: ConnectionsByKeysOptions = {},
   ) {
-    this.ttlMs = options.ttlMs ?? 15_000
-    this.maxEntries = options.maxEntries ?? 100_000
-    this.now = options.now ?? Date.now
+    this.cache = new TaggedExpiringCache({ ttlMs: options.ttlMs ?? 15_000, maxEntries: options.maxEntries ?? 100_000, now: options.now })
   }
 
   public get size(): number {
-    return this.entries.size
+    return this.cache.size
   }
 
   /** The ready connection, or undefined when Credo would find none (or not a ready one). */
-  public async find(theirKey: string, ourKey: string): Promise<KeyedConnection | undefined> {
-    const key = `${theirKey} ${ourKey}`
-    const hit = this.entries.get(key)
-    if (hit && hit.expiresAt > this.now()) return hit
-    if (hit) this.entries.delete(key)
-    const generation = this.generation
-    const found = await this.lookup(theirKey, ourKey)
-    if (found && generation === this.generation) {
-      if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value as string)
-      this.entries.set(key, { ...found, expiresAt: this.now() + this.ttlMs })
-    }
-    return found
+  public find(theirKey: string, ourKey: string): Promise<KeyedConnection | undefined> {
+    return this.cache.getOrLoad(`${theirKey} ${ourKey}`, () => this.lookup(theirKey, ourKey), tagsOf)
   }
 
   public invalidateConnection(connectionId: string): void {
-    this.generation++
-    for (const [key, entry] of this.entries) if (entry.connectionId === connectionId) this.entries.delete(key)
+    this.cache.invalidateTag(connectionTag(connectionId))
   }
 
   public invalidateDid(did: string): void {
-    this.generation++
-    for (const [key, entry] of this.entries) if (entry.ourDid === did || entry.theirDid === did) this.entries.delete(key)
+    this.cache.invalidateTag(didTag(did))
   }
 
   public clear(): void {
-    this.generation++
-    this.entries.clear()
+    this.cache.clear()
   }
 
   private async lookup(theirKey: string, ourKey: string): Promise<KeyedConnection | undefined> {

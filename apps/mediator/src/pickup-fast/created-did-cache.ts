@@ -1,6 +1,7 @@
 import { DidRepository, DidResolverService } from '@credo-ts/core'
 import type { AgentContext, DependencyManager, DidDocument, DidDocumentKey, Kms } from '@credo-ts/core'
 import { DidCommDocumentService } from '@credo-ts/didcomm'
+import { TaggedExpiringCache } from '../cache/tagged-expiring-cache.js'
 
 export interface CreatedDid {
   didDocument: DidDocument
@@ -14,11 +15,6 @@ export interface CreatedDidCacheOptions {
   now?: () => number
 }
 
-interface Entry {
-  value: CreatedDid
-  expiresAt: number
-}
-
 /**
  * Our own DIDs' resolved documents and KMS keys, by recipient key, per process. Credo resolves them on
  * every authcrypted message it unpacks: a tag query, a DidRecord rebuilt by class-transformer and, for
@@ -29,67 +25,38 @@ interface Entry {
  * know yet is looked up every time, as Credo would.
  */
 export class CreatedDidCache {
-  private readonly entries = new Map<string, Entry>()
-  private readonly keysByDid = new Map<string, Set<string>>()
-  private readonly ttlMs: number
-  private readonly maxEntries: number
-  private readonly now: () => number
-  /** Bumped by every invalidation, so a lookup that raced with one is not cached (it may be stale). */
-  public generation = 0
+  private readonly cache: TaggedExpiringCache<CreatedDid>
   public hits = 0
   public misses = 0
 
   public constructor(options: CreatedDidCacheOptions = {}) {
-    this.ttlMs = options.ttlMs ?? 60_000
-    this.maxEntries = options.maxEntries ?? 10_000
-    this.now = options.now ?? Date.now
+    this.cache = new TaggedExpiringCache({ ttlMs: options.ttlMs ?? 60_000, maxEntries: options.maxEntries ?? 10_000, now: options.now })
   }
 
   public get size(): number {
-    return this.entries.size
+    return this.cache.size
+  }
+
+  /** Bumped by every invalidation, so a lookup that raced with one is not cached (it may be stale). */
+  public get generation(): number {
+    return this.cache.generation
   }
 
   public get(key: string): CreatedDid | undefined {
-    const entry = this.entries.get(key)
-    if (!entry) return undefined
-    if (entry.expiresAt <= this.now()) {
-      this.drop(key, entry.value.didDocument.id)
-      return undefined
-    }
-    return entry.value
+    return this.cache.get(key)
   }
 
   /** Remembers a lookup started at `generation`, unless something was invalidated since. */
   public set(key: string, value: CreatedDid, generation: number): void {
-    if (generation !== this.generation) return
-    if (this.entries.size >= this.maxEntries) {
-      // Insertion order is age: the first entry is the oldest.
-      const [oldestKey, oldest] = this.entries.entries().next().value as [string, Entry]
-      this.drop(oldestKey, oldest.value.didDocument.id)
-    }
-    this.entries.set(key, { value, expiresAt: this.now() + this.ttlMs })
-    let keys = this.keysByDid.get(value.didDocument.id)
-    if (!keys) this.keysByDid.set(value.didDocument.id, (keys = new Set()))
-    keys.add(key)
+    this.cache.set(key, value, [value.didDocument.id], generation)
   }
 
   public invalidateDid(did: string): void {
-    this.generation++
-    for (const key of this.keysByDid.get(did) ?? []) this.entries.delete(key)
-    this.keysByDid.delete(did)
+    this.cache.invalidateTag(did)
   }
 
   public clear(): void {
-    this.generation++
-    this.entries.clear()
-    this.keysByDid.clear()
-  }
-
-  private drop(key: string, did: string): void {
-    this.entries.delete(key)
-    const keys = this.keysByDid.get(did)
-    keys?.delete(key)
-    if (keys?.size === 0) this.keysByDid.delete(did)
+    this.cache.clear()
   }
 }
 

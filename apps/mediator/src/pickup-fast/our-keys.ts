@@ -1,6 +1,7 @@
 import { Kms, TypedArrayEncoder, type AgentContext } from '@credo-ts/core'
 import { DidCommDocumentService } from '@credo-ts/didcomm'
 import { isTransientError } from '../inbound/error-classification.js'
+import { TaggedExpiringCache } from '../cache/tagged-expiring-cache.js'
 
 /** One of our connection keys: the KMS key that opens envelopes sent to it, and the DID it belongs to. */
 export interface OurKey {
@@ -21,42 +22,25 @@ export interface OurKeysOptions {
  * routing key, an out-of-band key, a legacy key) is not answered here: Credo's path handles those.
  */
 export class OurKeys {
-  private readonly entries = new Map<string, OurKey & { expiresAt: number }>()
-  private readonly ttlMs: number
-  private readonly maxEntries: number
-  private readonly now: () => number
-  private generation = 0
+  private readonly cache: TaggedExpiringCache<OurKey>
 
   public constructor(
     private readonly agentContext: AgentContext,
     options: OurKeysOptions = {},
   ) {
-    this.ttlMs = options.ttlMs ?? 60_000
-    this.maxEntries = options.maxEntries ?? 10_000
-    this.now = options.now ?? Date.now
+    this.cache = new TaggedExpiringCache({ ttlMs: options.ttlMs ?? 60_000, maxEntries: options.maxEntries ?? 10_000, now: options.now })
   }
 
-  public async find(kid: string): Promise<OurKey | undefined> {
-    const hit = this.entries.get(kid)
-    if (hit && hit.expiresAt > this.now()) return hit
-    if (hit) this.entries.delete(kid)
-    const generation = this.generation
-    const found = await this.lookup(kid)
-    if (found && generation === this.generation) {
-      if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value as string)
-      this.entries.set(kid, { ...found, expiresAt: this.now() + this.ttlMs })
-    }
-    return found
+  public find(kid: string): Promise<OurKey | undefined> {
+    return this.cache.getOrLoad(kid, () => this.lookup(kid), (key) => [key.did])
   }
 
   public invalidateDid(did: string): void {
-    this.generation++
-    for (const [kid, entry] of this.entries) if (entry.did === did) this.entries.delete(kid)
+    this.cache.invalidateTag(did)
   }
 
   public clear(): void {
-    this.generation++
-    this.entries.clear()
+    this.cache.clear()
   }
 
   private async lookup(kid: string): Promise<OurKey | undefined> {
