@@ -1,6 +1,5 @@
-import { z } from 'zod'
 import type { QueuedDidCommMessage } from '@credo-ts/didcomm'
-import { liveSessionEntrySchema, type LiveSessionEntry } from './session-directory.js'
+import { parseStoredLiveSessionEntry, type LiveSessionEntry } from './session-directory.js'
 
 /** Where to look for the connection's live session, and how much to take for it. */
 export interface LiveTakeOptions {
@@ -21,13 +20,6 @@ export interface AddAndTakeResult {
   live?: { entry: LiveSessionEntry; messages: QueuedDidCommMessage[] }
 }
 
-// The directory's schema, read from the stored hash as LiveSessionDirectory.lookup reads it: the
-// number comes back as a string and the keys as their JSON text.
-const storedEntrySchema = liveSessionEntrySchema.extend({
-  registeredAt: z.coerce.number().int().nonnegative(),
-  keys: z.string().optional(),
-})
-
 /**
  * Parses a directory entry from HGETALL's flat field/value list. Undefined when it does not parse
  * (an older layout), which counts as no live session, as for the directory's own lookup.
@@ -35,22 +27,5 @@ const storedEntrySchema = liveSessionEntrySchema.extend({
 export function parseLiveEntryFields(fields: readonly string[]): LiveSessionEntry | undefined {
   const hash: Record<string, string> = {}
   for (let i = 0; i + 1 < fields.length; i += 2) hash[fields[i] as string] = fields[i + 1] as string
-  const parsed = storedEntrySchema.safeParse(hash)
-  if (!parsed.success) return undefined
-  const { relayId, socketId, transport, registeredAt, sessionId, registeredBy, keys } = parsed.data
-  let parsedKeys: LiveSessionEntry['keys']
-  try {
-    parsedKeys = keys === undefined ? undefined : (JSON.parse(keys) as LiveSessionEntry['keys'])
-  } catch {
-    return undefined
-  }
-  return {
-    relayId,
-    socketId,
-    transport,
-    registeredAt,
-    ...(sessionId !== undefined ? { sessionId } : {}),
-    ...(registeredBy !== undefined ? { registeredBy } : {}),
-    ...(parsedKeys !== undefined ? { keys: parsedKeys } : {}),
-  }
+  return parseStoredLiveSessionEntry(hash)
 }

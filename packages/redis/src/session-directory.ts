@@ -124,7 +124,7 @@ export class LiveSessionDirectory {
   }
 
   public async lookup(connectionId: string): Promise<LiveSessionEntry | undefined> {
-    return parseStored(await this.redis.hgetall(this.keys.entry(nonEmpty(connectionId))))
+    return parseStoredLiveSessionEntry(await this.redis.hgetall(this.keys.entry(nonEmpty(connectionId))))
   }
 
   /** Looks many connections up in one round trip; absent ones are missing from the map. */
@@ -136,7 +136,7 @@ export class LiveSessionDirectory {
     const replies = (await pipeline.exec()) ?? []
     replies.forEach(([error, hash], index) => {
       if (error) throw error
-      const entry = parseStored(hash as Record<string, string>)
+      const entry = parseStoredLiveSessionEntry(hash as Record<string, string>)
       if (entry) found.set(connectionIds[index] as string, entry)
     })
     return found
@@ -218,9 +218,12 @@ function nonEmpty(value: string): string {
   return value
 }
 
-function parseStored(hash: Record<string, string>): LiveSessionEntry | undefined {
+/**
+ * A directory entry as stored (a Redis hash), or undefined when there is none. A hash that does not
+ * parse (an older layout) counts as no live session.
+ */
+export function parseStoredLiveSessionEntry(hash: Record<string, string>): LiveSessionEntry | undefined {
   if (Object.keys(hash).length === 0) return undefined
-  // Written by register; a hash that does not parse (an older layout) counts as no live session.
   const parsed = storedEntrySchema.safeParse(hash)
   if (!parsed.success) return undefined
   const { relayId, socketId, transport, registeredAt, sessionId, registeredBy, keys } = parsed.data
