@@ -31,7 +31,6 @@ export const mediatorEnvSchema = z.object({
   MEDIATION_POLICY: z.enum(['open', 'allow-list']).default('open'),
   MEDIATION_ALLOW_LIST: envList().default([]),
   WORKER_CONCURRENCY: envInt({ min: 1, max: 1000 }).default(32),
-  JOB_ATTEMPTS: envInt({ min: 1, max: 100 }).default(5),
   /** A dead worker's jobs are retried once their lock expires and a stalled-job check sees it. */
   INBOUND_LOCK_DURATION_MS: envInt({ min: 1_000 }).default(30_000),
   INBOUND_STALLED_INTERVAL_MS: envInt({ min: 1_000 }).default(15_000),
