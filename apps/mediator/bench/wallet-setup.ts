@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto'
 import {
   didKeyToVerkey,
   getPublicJwkFromVerificationMethod,
@@ -14,9 +13,8 @@ import {
   DidCommWsOutboundTransport,
 } from '@credo-ts/didcomm'
 import { createCredoAgent } from '@mediator/credo-runtime'
-import { SodiumKeyManagementService } from '@mediator/kms'
-import { PostgresStorageService } from '@mediator/storage-postgres'
-import { createTestSchema } from '@mediator/test-support'
+import type { SodiumKeyManagementService } from '@mediator/kms'
+import { agentPlatform } from '../test/support/agent-platform.js'
 
 /** What the load process needs of a wallet once Credo has set it up. */
 export interface BenchWallet {
@@ -41,10 +39,7 @@ export interface BenchWallet {
  * client can speak for the same keys.
  */
 export async function setUpWallet(label: string, invitationUrl: string): Promise<BenchWallet> {
-  const db = await createTestSchema(`bench_${label}`)
-  const kms = await SodiumKeyManagementService.create({ pool: db.pool, masterKey: new Uint8Array(randomBytes(32)) })
-  const storage = await PostgresStorageService.create({ pool: db.pool })
-  await storage.provisionContext('default')
+  const { db, kms, storage } = await agentPlatform(`bench_${label}`)
   const agent = createCredoAgent({
     kms,
     storage,

@@ -1,4 +1,4 @@
-import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto'
+import { generateKeyPairSync, randomUUID } from 'node:crypto'
 import { TypedArrayEncoder, type AgentContext } from '@credo-ts/core'
 import {
   DidCommConnectionRecord,
@@ -12,11 +12,10 @@ import {
 } from '@credo-ts/didcomm'
 import { Redis } from 'ioredis'
 import pino from 'pino'
-import { SodiumKeyManagementService } from '@mediator/kms'
-import { PostgresStorageService } from '@mediator/storage-postgres'
 import { RedisPickupQueue } from '@mediator/redis'
-import { createTestRedisPrefix, createTestSchema, testRedisUrl } from '@mediator/test-support'
+import { createTestRedisPrefix, testRedisUrl } from '@mediator/test-support'
 import { createMediatorAgent } from '../../src/agent/mediator-agent.js'
+import { agentPlatform } from '../support/agent-platform.js'
 
 export const silentLogger = pino({ level: 'silent' })
 
@@ -34,12 +33,9 @@ export function newEd25519() {
  * (what a granted keylist-update leaves behind), so each case costs milliseconds, not a protocol run.
  */
 export async function startReferenceMediator(label: string) {
-  const db = await createTestSchema(label)
+  const { db, kms, storage } = await agentPlatform(label)
   const prefix = await createTestRedisPrefix(label)
   const redis = new Redis(testRedisUrl(), { maxRetriesPerRequest: 3 })
-  const kms = await SodiumKeyManagementService.create({ pool: db.pool, masterKey: new Uint8Array(randomBytes(32)) })
-  const storage = await PostgresStorageService.create({ pool: db.pool })
-  await storage.provisionContext('default')
   const queue = new RedisPickupQueue({ redis, prefix: prefix.prefix })
   const agent = createMediatorAgent({
     kms,

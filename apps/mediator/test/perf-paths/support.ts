@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from 'node:crypto'
+import { randomUUID } from 'node:crypto'
 import { createServer, type Server } from 'node:http'
 import {
   getPublicJwkFromVerificationMethod,
@@ -20,22 +20,13 @@ import { Redis } from 'ioredis'
 import pino from 'pino'
 import { RedisKeys } from '@mediator/contracts'
 import { createCredoAgent } from '@mediator/credo-runtime'
-import { SodiumKeyManagementService } from '@mediator/kms'
-import { PostgresStorageService } from '@mediator/storage-postgres'
 import { RedisPickupQueue, RelayRegistry } from '@mediator/redis'
-import { createTestRedisPrefix, createTestSchema, freePort, testRedisUrl } from '@mediator/test-support'
+import { createTestRedisPrefix, freePort, testRedisUrl } from '@mediator/test-support'
 import { createMediatorAgent } from '../../src/agent/mediator-agent.js'
 import { RelayClient } from '../../src/relay/relay-client.js'
+import { agentPlatform } from '../support/agent-platform.js'
 
 export const silentLogger = pino({ level: 'silent' })
-
-async function platform(label: string) {
-  const db = await createTestSchema(label)
-  const kms = await SodiumKeyManagementService.create({ pool: db.pool, masterKey: new Uint8Array(randomBytes(32)) })
-  const storage = await PostgresStorageService.create({ pool: db.pool })
-  await storage.provisionContext('default')
-  return { db, kms, storage }
-}
 
 /**
  * Carries a wallet's outbound messages straight into the mediator agent's receiver, with a transport
@@ -134,8 +125,8 @@ export class RecordingRelay {
  * a recording relay. `mediatorModules` are registered after DIDComm, as the worker's are.
  */
 export async function startPairedAgents(label: string, mediatorModules: Record<string, Module> = {}) {
-  const m = await platform(`${label}_m`)
-  const w = await platform(`${label}_w`)
+  const m = await agentPlatform(`${label}_m`)
+  const w = await agentPlatform(`${label}_w`)
   const prefix = await createTestRedisPrefix(label)
   const redis = new Redis(testRedisUrl(), { maxRetriesPerRequest: 3 })
   const keys = new RedisKeys(prefix.prefix)

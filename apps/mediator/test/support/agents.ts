@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto'
 import {
   DidCommBasicMessageEventTypes,
   DidCommBasicMessageRole,
@@ -7,21 +6,10 @@ import {
   DidCommWsOutboundTransport,
   type DidCommBasicMessageStateChangedEvent,
 } from '@credo-ts/didcomm'
-import { SodiumKeyManagementService } from '@mediator/kms'
-import { PostgresStorageService } from '@mediator/storage-postgres'
-import { createTestSchema } from '@mediator/test-support'
 import { createCredoAgent, HttpWsInboundTransport } from '@mediator/credo-runtime'
 import { freePort } from './ports.js'
+import { agentPlatform } from './agent-platform.js'
 import { DeliveryTracker } from './delivery-tracker.js'
-
-/** What tests need from a Credo agent's platform: its own schema for KMS and storage. */
-async function platform(label: string) {
-  const db = await createTestSchema(label)
-  const kms = await SodiumKeyManagementService.create({ pool: db.pool, masterKey: new Uint8Array(randomBytes(32)) })
-  const storage = await PostgresStorageService.create({ pool: db.pool })
-  await storage.provisionContext('default')
-  return { db, kms, storage }
-}
 
 /** Collects the basic messages an agent receives, so tests can wait for some. */
 export class Inbox {
@@ -59,7 +47,7 @@ export class Inbox {
  * it can go offline (the agent shut down, its socket closed) and come back as a new agent.
  */
 export async function startWallet(label: string, strategy = DidCommMediatorPickupStrategy.PickUpV2LiveMode) {
-  const p = await platform(`wallet_${label}`)
+  const p = await agentPlatform(`wallet_${label}`)
   const inbox = new Inbox()
   const tracker = new DeliveryTracker()
   const open = async () => {
@@ -131,7 +119,7 @@ export async function startWallet(label: string, strategy = DidCommMediatorPicku
 
 /** Another agent with an HTTP endpoint of its own, sending to wallets through the mediator. */
 export async function startSender(label: string) {
-  const p = await platform(`sender_${label}`)
+  const p = await agentPlatform(`sender_${label}`)
   const port = await freePort()
   const agent = createCredoAgent({
     kms: p.kms,

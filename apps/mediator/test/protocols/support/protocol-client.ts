@@ -11,10 +11,8 @@ import {
   DidCommWsOutboundTransport,
   type DidCommConnectionRecord,
 } from '@credo-ts/didcomm'
-import { SodiumKeyManagementService } from '@mediator/kms'
-import { PostgresStorageService } from '@mediator/storage-postgres'
-import { createTestSchema } from '@mediator/test-support'
 import { createCredoAgent } from '@mediator/credo-runtime'
+import { agentPlatform } from '../../support/agent-platform.js'
 
 export type PlainMessage = Record<string, unknown> & { '@type': string; '@id': string }
 
@@ -47,10 +45,7 @@ export function randomRecipientKey() {
  * exactly the messages they want, including malformed ones, and see exactly what the mediator answers.
  */
 export async function startProtocolClient(label: string) {
-  const db = await createTestSchema(`pc_${label}`)
-  const kms = await SodiumKeyManagementService.create({ pool: db.pool, masterKey: new Uint8Array(randomBytes(32)) })
-  const storage = await PostgresStorageService.create({ pool: db.pool })
-  await storage.provisionContext('default')
+  const { db, kms, storage } = await agentPlatform(`pc_${label}`)
   const agent = createCredoAgent({
     kms,
     storage,
