@@ -14,7 +14,7 @@ import {
 } from '@credo-ts/didcomm'
 import { createCredoAgent, HttpWsInboundTransport } from '@mediator/credo-runtime'
 import { SodiumKeyManagementService } from '@mediator/kms'
-import { InMemoryStorageService } from './in-memory-storage.js'
+import { InMemoryStorageService } from '@mediator/test-support'
 
 const env = z
   .object({

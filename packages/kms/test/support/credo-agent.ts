@@ -10,7 +10,7 @@ import {
 } from '@credo-ts/core'
 import { DidCommEnvelopeService, DidCommModule } from '@credo-ts/didcomm'
 import { sodiumKeyManagementModule, type SodiumKeyManagementService } from '../../src/index.js'
-import { InMemoryStorageService } from './in-memory-storage.js'
+import { InMemoryStorageService } from '@mediator/test-support'
 
 /** Nothing in Credo's core or DIDComm paths used here touches the file system. */
 class UnusedFileSystem implements FileSystem {

@@ -21,7 +21,8 @@ interface Stored {
 
 /**
  * The smallest honest in-memory StorageService, for the stock-Credo baseline of the forward benchmark
- * (Credo's own InMemoryStorageService lives in its test utilities, which are not published). Like
+ * and for tests that must not depend on our Postgres storage (the KMS's own tests). Credo's own
+ * InMemoryStorageService lives in its test utilities, which are not published. Like
  * Credo's, it stores the JSON form of every record with its tags and rebuilds a record instance on
  * every read, so its CPU cost per read is that of Credo's, not that of handing out live objects.
  */
