@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { createTestRedisPrefix, createTestSchema, testDatabaseUrl, testRedisUrl } from '@mediator/test-support'
 import type { TestRedisPrefix, TestSchema } from '@mediator/test-support'
 import { freePort } from './ports.js'
-import { startApp, waitForReady, type ManagedProcess } from './processes.js'
+import { startApp, startOnFreePorts, waitForReady, type ManagedProcess } from './processes.js'
 import { TcpBalancer } from './tcp-balancer.js'
 
 export interface RelayHandle {
@@ -73,8 +73,15 @@ export class TestCluster {
 
   /** Starts one more relay; `env` overrides the cluster's settings for this one. */
   public async addRelay(env: Record<string, string> = {}): Promise<RelayHandle> {
-    const [publicPort, internalPort] = [await freePort(), await freePort()]
     const name = `relay-${++this.relaysStarted}`
+    const handle = await startOnFreePorts(() => this.startRelay(name, env))
+    this.relays.push(handle)
+    this.balancer.setTargets(this.liveRelays().map((r) => r.publicPort))
+    return handle
+  }
+
+  private async startRelay(name: string, env: Record<string, string>): Promise<RelayHandle> {
+    const [publicPort, internalPort] = [await freePort(), await freePort()]
     const relayId = `${name}-${randomBytes(3).toString('hex')}`
     const proc = startApp(name, 'relay', {
       RELAY_ID: relayId,
@@ -96,15 +103,18 @@ export class TestCluster {
       ...env,
     })
     await waitForReady(`http://127.0.0.1:${internalPort}/readyz`, proc)
-    const handle = { name, relayId, publicPort, internalPort, proc }
-    this.relays.push(handle)
-    this.balancer.setTargets(this.liveRelays().map((r) => r.publicPort))
-    return handle
+    return { name, relayId, publicPort, internalPort, proc }
   }
 
   /** Starts one more worker; `env` overrides the cluster's settings for this one. */
   public async addWorker(env: Record<string, string> = {}): Promise<WorkerHandle> {
     const name = `worker-${++this.workersStarted}`
+    const handle = await startOnFreePorts(() => this.startWorker(name, env))
+    this.workers.push(handle)
+    return handle
+  }
+
+  private async startWorker(name: string, env: Record<string, string>): Promise<WorkerHandle> {
     const opsPort = await freePort()
     const proc = startApp(name, 'mediator', {
       WORKER_ID: name,
@@ -125,9 +135,7 @@ export class TestCluster {
       ...env,
     })
     await waitForReady(`http://127.0.0.1:${opsPort}/readyz`, proc)
-    const handle = { name, opsPort, proc }
-    this.workers.push(handle)
-    return handle
+    return { name, opsPort, proc }
   }
 
   /** Relays whose process is still running. */

@@ -73,3 +73,19 @@ export async function waitForReady(url: string, proc: ManagedProcess, timeoutMs 
   }
   throw new Error(`${proc.name} not ready at ${url} after ${timeoutMs} ms:\n${proc.output()}`)
 }
+
+/**
+ * Starts a child on freshly picked ports and, when another process took one of them between the pick
+ * and the child's bind (EADDRINUSE), starts it again on new ones: a port check can only ever say the
+ * port was free a moment ago.
+ */
+export async function startOnFreePorts<T>(start: () => Promise<T>, attempts = 3): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start()
+    } catch (error) {
+      const portTaken = error instanceof Error && error.message.includes('EADDRINUSE')
+      if (!portTaken || attempt >= attempts) throw error
+    }
+  }
+}
