@@ -6,7 +6,8 @@
  * message is lost. Writes bench-results/forward.json. Options: --wallets N, --step-seconds S,
  * --ack-ms MS, --only cluster|baseline, --cpu-prof (profile the worker; slower, for docs only),
  * --min-steps N (keep stepping up to N steps even past a failed one: more CPU samples on a loaded
- * machine; the max rate is still the last one before the first failure).
+ * machine; the max rate is still the last one before the first failure), --max-rate R (stop after
+ * the step at R/s: a profile or a Redis command count at a fixed load).
  */
 import { execSync, spawn, type ChildProcess } from 'node:child_process'
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
@@ -31,12 +32,14 @@ const { values: args } = parseArgs({
     only: { type: 'string' },
     'cpu-prof': { type: 'boolean', default: false },
     'min-steps': { type: 'string', default: '1' },
+    'max-rate': { type: 'string' },
   },
 })
 const WALLETS = Number(args.wallets)
 const STEP_MS = Number(args['step-seconds']) * 1000
 const ACK_MS = Number(args['ack-ms'])
 const MIN_STEPS = Number(args['min-steps'])
+const MAX_RATE = args['max-rate'] === undefined ? Number.POSITIVE_INFINITY : Number(args['max-rate'])
 const DRAIN_MS = 5_000
 const P99_LIMIT_MS = 100
 const CLK_TCK = Number(execSync('getconf CLK_TCK').toString().trim()) || 100
@@ -308,7 +311,7 @@ async function measure(target: Target, startRate: number, increment: number) {
   const fromUs = Number(process.hrtime.bigint() / 1000n)
   let cpuTotal = 0
   let forwardsTotal = 0
-  for (let rate = startRate; steps.length < 40; rate += increment) {
+  for (let rate = startRate; steps.length < 40 && rate <= MAX_RATE; rate += increment) {
     const forwards = await packForwards(packer, wallets, Math.round((rate * STEP_MS) / 1000))
     const cpuBefore = cpuMs(target.cpuPid)
     const otherBefore = Object.fromEntries(Object.entries(target.otherPids).map(([k, pid]) => [k, cpuMs(pid)]))

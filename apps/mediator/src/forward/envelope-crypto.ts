@@ -1,4 +1,5 @@
 import { Kms, TypedArrayEncoder, type AgentContext } from '@credo-ts/core'
+import { BoundedMap } from '../cache/bounded-map.js'
 import {
   ENVELOPE_ENC,
   ENVELOPE_TYP,
@@ -24,9 +25,11 @@ type X25519Jwk = ReturnType<Kms.PublicJwk<Kms.X25519PublicJwk>['toJson']>
  * sessions, the wallets' mediator connections), so each is converted once per process.
  */
 export class PeerKeyCache {
-  private readonly entries = new Map<string, { x25519: X25519Jwk; publicKey: Uint8Array }>()
+  private readonly entries: BoundedMap<string, { x25519: X25519Jwk; publicKey: Uint8Array }>
 
-  public constructor(private readonly maxEntries = 10_000) {}
+  public constructor(maxEntries = 10_000) {
+    this.entries = new BoundedMap(maxEntries)
+  }
 
   public get(base58: string): { x25519: X25519Jwk; publicKey: Uint8Array } {
     const hit = this.entries.get(base58)
@@ -34,8 +37,6 @@ export class PeerKeyCache {
     const publicKey = TypedArrayEncoder.fromBase58(base58)
     const ed25519 = Kms.PublicJwk.fromPublicKey({ kty: 'OKP', crv: 'Ed25519', publicKey })
     const entry = { x25519: ed25519.convertTo(Kms.X25519PublicJwk).toJson(), publicKey }
-    // Insertion order is age: dropping the first key is dropping the oldest.
-    if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value as string)
     this.entries.set(base58, entry)
     return entry
   }
@@ -55,25 +56,30 @@ export interface PackKeys {
  * option validation.
  */
 export class EnvelopePacker {
+  /**
+   * The authcrypt `sender` header (our public key sealed to one recipient) by sender and recipient.
+   * A sealed box costs two X25519 operations, more than the rest of a delivery's crypto; its content
+   * is a public key, and only that recipient can open it, so the same box serves every envelope from
+   * this sender to this recipient (the CEK box and the body stay fresh per envelope).
+   */
+  private readonly sealedSenders: BoundedMap<string, string>
+
   public constructor(
     private readonly kms: EnvelopeKms,
     private readonly peers: PeerKeyCache = new PeerKeyCache(),
-  ) {}
+    maxSealedSenders = 10_000,
+  ) {
+    this.sealedSenders = new BoundedMap(maxSealedSenders)
+  }
 
   public async pack(agentContext: AgentContext, message: unknown, keys: PackKeys): Promise<EnvelopeJson> {
     const cek = this.kms.randomBytes(agentContext, { length: 32 })
     const recipients: EnvelopeRecipient[] = []
     for (const recipientKey of keys.recipientKeys) {
       const externalPublicJwk = this.peers.get(recipientKey).x25519
-      let sender: string | undefined
-      if (keys.sender) {
-        const { encrypted } = await this.kms.encrypt(agentContext, {
-          key: { keyAgreement: { algorithm: 'ECDH-HSALSA20', externalPublicJwk } },
-          encryption: { algorithm: 'XSALSA20-POLY1305' },
-          data: Buffer.from(keys.sender.publicKey, 'utf8'),
-        })
-        sender = toBase64Url(encrypted)
-      }
+      const sender = keys.sender
+        ? await this.sealedSender(agentContext, keys.sender.publicKey, recipientKey, externalPublicJwk)
+        : undefined
       const { encrypted, iv } = await this.kms.encrypt(agentContext, {
         key: { keyAgreement: { algorithm: 'ECDH-HSALSA20', externalPublicJwk, keyId: keys.sender?.keyId } },
         encryption: { algorithm: 'XSALSA20-POLY1305' },
@@ -93,6 +99,25 @@ export class EnvelopePacker {
     })
     if (!iv || !tag) throw new Error('the KMS returned no iv or tag for C20P')
     return { protected: protectedHeader, iv: toBase64Url(iv), ciphertext: toBase64Url(encrypted), tag: toBase64Url(tag) }
+  }
+
+  private async sealedSender(
+    agentContext: AgentContext,
+    senderKey: string,
+    recipientKey: string,
+    externalPublicJwk: X25519Jwk,
+  ): Promise<string> {
+    const cacheKey = `${senderKey} ${recipientKey}`
+    const cached = this.sealedSenders.get(cacheKey)
+    if (cached !== undefined) return cached
+    const { encrypted } = await this.kms.encrypt(agentContext, {
+      key: { keyAgreement: { algorithm: 'ECDH-HSALSA20', externalPublicJwk } },
+      encryption: { algorithm: 'XSALSA20-POLY1305' },
+      data: Buffer.from(senderKey, 'utf8'),
+    })
+    const sealed = toBase64Url(encrypted)
+    this.sealedSenders.set(cacheKey, sealed)
+    return sealed
   }
 }
 

@@ -68,6 +68,27 @@ describe('fast delivery packer', () => {
     expect(plaintext['~attach'].map((a) => a.data.json)).toEqual(messages.map((q) => q.encryptedMessage))
   })
 
+  it('seals our key once per wallet, and every envelope still unpacks in Credo with fresh key boxes', async () => {
+    const [a, b] = [newEd25519(), newEd25519()]
+    for (const w of [a, b]) await m.kms.importKey(m.ctx, { privateJwk: { ...w.privateJwk, kid: w.base58 } })
+    const packer = new FastDeliveryPacker(new EnvelopePacker(m.kms))
+    const keysFor = (w: { base58: string }) => ({ recipientKeys: [w.base58], senderKey: sender.publicKey, senderKeyId: sender.keyId })
+    const envelopes = [
+      await packer.packDelivery(m.ctx, queued(1), keysFor(a)),
+      await packer.packDelivery(m.ctx, queued(1), keysFor(a)),
+      await packer.packDelivery(m.ctx, queued(1), keysFor(b)),
+    ]
+    for (const packed of envelopes) {
+      const unpacked = await m.agent.context.resolve(DidCommEnvelopeService).unpackMessage(m.ctx, packed)
+      expect(TypedArrayEncoder.toBase58(unpacked.senderKey?.publicKey.publicKey ?? new Uint8Array())).toBe(sender.publicKey)
+    }
+    const recipients = envelopes.map((e) => readProtectedHeader(e as EnvelopeJson)?.recipients[0])
+    expect(recipients[1]?.header.sender).toBe(recipients[0]?.header.sender)
+    expect(recipients[2]?.header.sender).not.toBe(recipients[0]?.header.sender)
+    expect(recipients[1]?.encrypted_key).not.toBe(recipients[0]?.encrypted_key)
+    expect(recipients[1]?.header.iv).not.toBe(recipients[0]?.header.iv)
+  })
+
   it('opens what Credo packs (the wallet side of the benchmark relies on it)', async () => {
     const wallet = newEd25519()
     await m.kms.importKey(m.ctx, { privateJwk: { ...wallet.privateJwk, kid: wallet.base58 } })
