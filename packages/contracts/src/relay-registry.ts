@@ -8,5 +8,7 @@ export const relayAnnouncementSchema = z.object({
   startedAt: z.number().int().nonnegative(),
   /** How often the relay refreshes its heartbeat, so a reader knows when to call it dead. */
   heartbeatIntervalMs: z.number().int().positive(),
+  /** Largest body the relay writes to a socket; a worker refuses bigger ones itself (413). */
+  maxSendBytes: z.number().int().positive().optional(),
 })
 export type RelayAnnouncement = z.infer<typeof relayAnnouncementSchema>
