@@ -1,22 +1,22 @@
 import type { FastifyError, FastifyInstance } from 'fastify'
 import { z } from 'zod'
-import { SendStatus } from '@mediator/contracts'
+import { isAllowedCloseCode, MAX_CLOSE_REASON_LENGTH, MAX_SOCKET_ID_LENGTH, SendStatus } from '@mediator/contracts'
 import type { Logger } from '@mediator/config'
-import type { RelayConfig } from './config.js'
 import type { RelayMetrics } from './metrics.js'
 import type { HeldRequests } from './held-requests.js'
 import type { RecentlyClosed } from './recently-closed.js'
+import type { SocketWriter } from './socket-writer.js'
 import type { WsGateway } from './ws-gateway.js'
-import { createBearerCheck } from './internal-auth.js'
-import { REPLY_CONTENT_TYPE } from './public-routes.js'
 import { CloseCode } from './ws-gateway.js'
 
 interface InternalRoutesDeps {
-  config: RelayConfig
   gateway: WsGateway
   held: HeldRequests
   recentlyClosed: RecentlyClosed
   metrics: RelayMetrics
+  writer: SocketWriter
+  /** Checks `Authorization: Bearer <secret>`. */
+  authorized(header: string | undefined): boolean
   logger: Logger
   isDraining: () => boolean
   redisAnswers: () => Promise<boolean>
@@ -25,7 +25,7 @@ interface InternalRoutesDeps {
 /** Probes stay open so kubelet and load balancers need no secret; they reveal nothing. */
 const UNAUTHENTICATED = new Set(['/healthz', '/readyz'])
 
-const socketParamsSchema = z.object({ id: z.string().min(1).max(200) })
+const socketParamsSchema = z.object({ id: z.string().min(1).max(MAX_SOCKET_ID_LENGTH) })
 
 const disconnectBodySchema = z
   .object({
@@ -33,11 +33,9 @@ const disconnectBodySchema = z
     code: z
       .number()
       .int()
-      .refine((c) => c === 1000 || c === 1001 || c === 1008 || c === 1013 || (c >= 3000 && c <= 4999), {
-        message: 'code must be 1000, 1001, 1008, 1013 or 3000-4999',
-      })
+      .refine(isAllowedCloseCode, { message: 'code must be 1000, 1001, 1008, 1013 or 3000-4999' })
       .default(CloseCode.Normal),
-    reason: z.string().max(120).default(''),
+    reason: z.string().max(MAX_CLOSE_REASON_LENGTH).default(''),
   })
   .strict()
 
@@ -51,8 +49,7 @@ const statusText: Record<number, string> = {
 
 /** The internal API: mediators write to sockets here; probes and metrics for the platform. */
 export function registerInternalRoutes(app: FastifyInstance, deps: InternalRoutesDeps): void {
-  const { config, gateway, held, recentlyClosed, metrics, logger, isDraining } = deps
-  const authorized = createBearerCheck(config.internalSecret)
+  const { gateway, held, recentlyClosed, metrics, writer, authorized, logger, isDraining } = deps
 
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body))
@@ -61,7 +58,7 @@ export function registerInternalRoutes(app: FastifyInstance, deps: InternalRoute
     const path = request.url.split('?', 1)[0] ?? ''
     if (UNAUTHENTICATED.has(path)) return
     if (!authorized(request.headers.authorization)) {
-      metrics.sendResults.inc({ op: 'auth', status: '401' })
+      writer.count('auth', SendStatus.Unauthorized)
       return reply.code(SendStatus.Unauthorized).header('www-authenticate', 'Bearer').send({ status: 'unauthorized' })
     }
   })
@@ -69,7 +66,7 @@ export function registerInternalRoutes(app: FastifyInstance, deps: InternalRoute
   app.setErrorHandler((err: FastifyError, request, reply) => {
     const status = err.statusCode ?? 500
     const op = request.url.endsWith('/send') ? 'send' : 'other'
-    metrics.sendResults.inc({ op, status: String(status) })
+    writer.count(op, status)
     if (status >= 500) logger.error({ err }, 'internal request failed')
     return reply.code(status).send({ status: statusText[status] ?? 'error', detail: err.message })
   })
@@ -78,15 +75,7 @@ export function registerInternalRoutes(app: FastifyInstance, deps: InternalRoute
     const { id } = socketParamsSchema.parse(request.params)
     const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0)
     if (body.length === 0) return reply.code(400).send({ status: 'error', detail: 'empty body' })
-    let status: number
-    if (held.has(id)) {
-      // A held request is answered even while draining: its client is waiting right now.
-      status = held.answer(id, { kind: 'reply', body, contentType: REPLY_CONTENT_TYPE }) ? 200 : 410
-    } else {
-      status = gateway.send(id, body)
-    }
-    metrics.sendResults.inc({ op: 'send', status: String(status) })
-    logger.debug({ socketId: id, status, bytes: body.length }, 'send')
+    const status = writer.send(id, body)
     return reply.code(status).send({ status: statusText[status] })
   })
 
@@ -99,13 +88,7 @@ export function registerInternalRoutes(app: FastifyInstance, deps: InternalRoute
     } catch (err) {
       return reply.code(400).send({ status: 'error', detail: err instanceof Error ? err.message : 'bad body' })
     }
-    let status: number
-    if (held.has(id)) {
-      status = held.answer(id, { kind: 'no-reply' }) ? 200 : 410
-    } else {
-      status = gateway.disconnect(id, opts.code, opts.reason)
-    }
-    metrics.sendResults.inc({ op: 'disconnect', status: String(status) })
+    const status = writer.disconnect(id, opts.code, opts.reason)
     return reply.code(status).send({ status: statusText[status] })
   })
 

@@ -20,6 +20,7 @@ export class RelayMetrics {
   public readonly accepted: Counter<'transport'>
   public readonly rejected: Counter<'transport' | 'reason'>
   public readonly sendResults: Counter<'op' | 'status'>
+  public readonly openChannels: Gauge
   public readonly jobAddSeconds: Histogram<'kind'>
   public readonly heartbeatTerminations: Counter
 
@@ -48,6 +49,11 @@ export class RelayMetrics {
       name: 'relay_internal_results_total',
       help: 'Internal API send/disconnect calls by HTTP status',
       labelNames: ['op', 'status'],
+      registers,
+    })
+    this.openChannels = new Gauge({
+      name: 'relay_internal_channels',
+      help: 'Workers\' channels (internal WebSockets) currently open',
       registers,
     })
     this.jobAddSeconds = new Histogram({

@@ -7,6 +7,7 @@ import { RedisKeys } from '@mediator/contracts'
 import type { RelayAnnouncement } from '@mediator/contracts'
 import { createFailFastRedis, InboundQueue, RelayRegistry } from '@mediator/redis'
 import { createLogger } from '@mediator/config'
+import { RelayChannelServer } from '@mediator/relay-channel'
 import type { Logger } from '@mediator/config'
 import type { RelayConfig } from './config.js'
 import { RelayMetrics } from './metrics.js'
@@ -17,6 +18,8 @@ import { WsGateway } from './ws-gateway.js'
 import { registerPublicRoutes } from './public-routes.js'
 import { registerInvitationRoute } from './invitation-route.js'
 import { registerInternalRoutes } from './internal-routes.js'
+import { createBearerCheck } from './internal-auth.js'
+import { SocketWriter } from './socket-writer.js'
 
 export interface RelayDeps {
   logger?: Logger
@@ -86,13 +89,24 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps = {}): Relay {
   registerInvitationRoute(publicApp, { redis, keys })
   publicApp.server.on('upgrade', (req, socket, head) => gateway.handleUpgrade(req, socket, head))
 
+  const writer = new SocketWriter(gateway, held, metrics, logger)
+  const authorized = createBearerCheck(config.internalSecret)
+  const channels = new RelayChannelServer({
+    operations: writer,
+    authorize: authorized,
+    maxSendBytes: config.maxSendBytes,
+    onError: (err, { where }) => logger.error({ err, where }, 'relay channel error'),
+    onChannelsChanged: (open) => metrics.openChannels.set(open),
+  })
   const internalApp: FastifyInstance = Fastify({ logger: false, bodyLimit: config.maxSendBytes })
+  internalApp.server.on('upgrade', (req, socket, head) => channels.handleUpgrade(req, socket, head))
   registerInternalRoutes(internalApp, {
-    config,
     gateway,
     held,
     recentlyClosed,
     metrics,
+    writer,
+    authorized,
     logger,
     isDraining,
     redisAnswers: () => pingRedis(redis),
@@ -125,6 +139,7 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps = {}): Relay {
       internalUrl,
       startedAt: Date.now(),
       heartbeatIntervalMs: config.registryHeartbeatMs,
+      maxSendBytes: config.maxSendBytes,
     }
     // Announce as soon as Redis is there, but start without it: readiness reports it meanwhile.
     await waitForReady(redis, 2_000)
@@ -171,6 +186,8 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps = {}): Relay {
     clearInterval(registryTimer)
     gateway.terminateAll()
     held.answerAll({ kind: 'shutdown' })
+    // Upgraded channels are not the HTTP server's to close: without this it would wait for them.
+    channels.close()
     await Promise.allSettled([publicApp.close(), internalApp.close()])
     await gateway.idle(Date.now() + 1_000)
     await queue.close(1_000)
