@@ -5,7 +5,7 @@
  *
  * Builds the relay, runs R relay processes from dist/ (with --expose-gc, so memory is read after a GC),
  * opens N WebSockets from several load processes (round-robin over the relays), then sends to random
- * sockets through the internal API, finding each socket the way a worker does (socket-opened jobs and
+ * sockets over a worker channel to each relay, finding each socket the way a worker does (socket-opened jobs and
  * the relay registry), and measures until the load process receives the frame.
  * Writes bench-results/relay.json (or relay-<R>relays.json when R > 1).
  */
@@ -19,7 +19,8 @@ import { parseArgs } from 'node:util'
 import { randomBytes } from 'node:crypto'
 import { Queue } from 'bullmq'
 import { Redis } from 'ioredis'
-import { INBOUND_QUEUE_NAME, RedisKeys, internalApiPaths } from '@mediator/contracts'
+import { INBOUND_QUEUE_NAME, RedisKeys } from '@mediator/contracts'
+import { RelayChannel } from '@mediator/relay-channel'
 import type { SocketOpenedJob } from '@mediator/contracts'
 import { RelayRegistry } from '@mediator/redis'
 import { createTestRedisPrefix } from '@mediator/test-support'
@@ -184,8 +185,9 @@ async function main(): Promise<void> {
       .map((j) => j.data as SocketOpenedJob)
       .filter((d) => d.kind === 'socket-opened')
     const registry = new RelayRegistry(redis, keys)
-    const urls = new Map<string, string>()
-    for (const r of await registry.listAlive()) urls.set(r.relayId, r.internalUrl)
+    // One channel per relay, as a worker holds them.
+    const channels = new Map<string, RelayChannel>()
+    for (const r of await registry.listAlive()) channels.set(r.relayId, new RelayChannel({ url: r.internalUrl, secret: SECRET }))
 
     // Sends to random sockets, CONCURRENCY at a time, each timed until its load process has the frame.
     const sentAt = new Map<string, number>()
@@ -199,13 +201,8 @@ async function main(): Promise<void> {
         const id = `s${n}`
         const body = `{"id":"${id}","pad":"${pad}"}`
         sentAt.set(id, performance.timeOrigin + performance.now())
-        const res = await fetch(`${urls.get(target.relayId)}${internalApiPaths.send(target.socketId)}`, {
-          method: 'POST',
-          headers: { authorization: `Bearer ${SECRET}`, 'content-type': 'application/didcomm-envelope-enc' },
-          body,
-        })
-        await res.arrayBuffer()
-        statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1)
+        const status = await channels.get(target.relayId)!.send(target.socketId, body)
+        statuses.set(status, (statuses.get(status) ?? 0) + 1)
       }
     }
     const sendStarted = performance.now()
@@ -213,6 +210,7 @@ async function main(): Promise<void> {
     const sendEnd = Date.now() + 10_000
     while (received.size < (statuses.get(200) ?? 0) && Date.now() < sendEnd) await sleep(50)
     const sendMs = performance.now() - sendStarted
+    for (const channel of channels.values()) channel.close()
     const latencies = [...received].map(([id, t]) => t - (sentAt.get(id) ?? t)).sort((a, b) => a - b)
     const relayRss = after.reduce((s, m) => s + m.rss, 0)
     const rssDelta = after.reduce((s, m, i) => s + (m.rss - before[i]!.rss), 0)

@@ -162,17 +162,26 @@ export class RelayChannel {
   /**
    * One timer for all calls: the oldest call is first in the map. A call past its deadline means the
    * relay stopped answering this connection, so every call on it fails and the next one reconnects.
+   * The verdict waits for one pass of I/O first: after the process was paused (a long GC, a frozen
+   * container) timers run before sockets are read, and answers already in the socket buffer must
+   * settle their calls rather than be taken for silence. A write wrongly called failed is released
+   * and delivered again.
    */
   private armDeadline(inMs: number): void {
-    this.deadlineTimer = setTimeout(() => {
-      this.deadlineTimer = undefined
-      const oldest = this.pending.values().next()
-      if (oldest.done) return
-      const left = oldest.value.deadline - Date.now()
-      if (left > 0) return this.armDeadline(left)
-      this.fail(new ChannelError('timeout', `relay did not answer within ${this.timeoutMs} ms`))
+    const timer = setTimeout(() => {
+      setImmediate(() => {
+        // A failure in between disarmed this timer, and a later call may have armed another.
+        if (this.deadlineTimer !== timer) return
+        this.deadlineTimer = undefined
+        const oldest = this.pending.values().next()
+        if (oldest.done) return
+        const left = oldest.value.deadline - Date.now()
+        if (left > 0) return this.armDeadline(left)
+        this.fail(new ChannelError('timeout', `relay did not answer within ${this.timeoutMs} ms`))
+      })
     }, inMs)
-    this.deadlineTimer.unref()
+    timer.unref()
+    this.deadlineTimer = timer
   }
 
   private fail(error: ChannelError): void {

@@ -52,6 +52,13 @@ class FakeRelayListener {
           l.calls.push(`send ${socketId} ${body.toString('utf8')}`)
           // The relay goes away while it handles this call: its answer never leaves.
           if (socketId === 'relay-dies-here') l.restartChannels()
+          // The whole process stalls (a long GC, a frozen container) while this call is handled.
+          if (socketId === 'process-stalls') {
+            const until = Date.now() + 400
+            while (Date.now() < until) {
+              // busy: nothing else in this process runs
+            }
+          }
           return l.statusFor.get(socketId) ?? SendStatus.Written
         },
         disconnect: (socketId, code, reason) => {
@@ -185,6 +192,12 @@ describe('relay channel', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(250)
     await expect(channel.send('c', 'z')).rejects.toMatchObject({ kind: 'timeout' })
     expect(connections).toBe(2)
+  })
+
+  it('takes an answer that waited in the socket during a stall for an answer, not for a timeout', async () => {
+    const { channel } = await setUp({ timeoutMs: 200 })
+    // The answer is written while the deadline passes; the timer runs before the socket is read.
+    expect(await channel.send('process-stalls', 'x')).toBe(200)
   })
 
   it('closes a channel that sends malformed frames, and reports it', async () => {

@@ -88,8 +88,10 @@ export class LiveDelivery {
 
   /**
    * Packs and sends `messages`, already taken under a lease for the live session `entry`; when they
-   * cannot be sent they are released at once (only these), and a session the relay says is gone is
-   * unregistered.
+   * were not sent they are released at once (only these), and a session the relay says is gone is
+   * unregistered. When the relay gave no answer they may have reached the wallet, so they keep their
+   * lease: released now, they would go out again at once and could cross the wallet's confirmation of
+   * the first copy. The lease running out, or the wallet's next socket, brings them back.
    */
   public async deliverTaken(
     agentContext: AgentContext,
@@ -125,6 +127,10 @@ export class LiveDelivery {
       if (receivedAt !== undefined) metrics.deliveryLatency.observe((Date.now() - receivedAt) / 1000)
       log.debug({ connectionId, count: messages.length, socketId: entry.socketId }, 'live delivery written')
       return 'written'
+    }
+    if (result.outcome === 'failed' && result.maybeWritten) {
+      log.warn({ connectionId, socketId: entry.socketId, reason: result.reason }, 'live delivery unanswered, messages stay leased')
+      return result.outcome
     }
     // Not delivered: make these messages available again at once instead of after the lease (only
     // these: another worker's batch for the same wallet keeps its lease).

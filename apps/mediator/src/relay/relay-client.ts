@@ -1,36 +1,42 @@
-import { Agent as HttpAgent, request } from 'node:http'
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
-import { internalApiPaths, isSocketGone, SendStatus } from '@mediator/contracts'
+import { isSocketGone, SendStatus } from '@mediator/contracts'
 import type { RelayRegistry } from '@mediator/redis'
+import { ChannelError, RelayChannel } from '@mediator/relay-channel'
 
 /**
  * What became of a write to a socket on a relay:
- * - `written`: the relay wrote it (HTTP 200).
+ * - `written`: the relay wrote it (200).
  * - `gone`: the socket is closed or unknown, or the relay is dead. Queue the message, drop the session.
- * - `failed`: the relay is alive but could not write now (503 back-pressure/draining, timeout, 5xx).
+ * - `failed`: the relay is alive but did not write now (503 back-pressure/draining, 413), or gave no
+ *   answer (`maybeWritten`: the call may have been written before the channel dropped or stalled).
  *   The socket may still be there: keep the session, keep the message queued.
  */
 export type RelayWriteOutcome =
   | { outcome: 'written' }
   | { outcome: 'gone'; reason: string }
-  | { outcome: 'failed'; reason: string; status?: number }
+  | { outcome: 'failed'; reason: string; status?: number; maybeWritten?: boolean }
 
 export interface RelayClientOptions {
   registry: RelayRegistry
   secret: string
-  /** How long a relay's announced URL is reused before it is read from Redis again. */
+  /** How long a relay's announcement is reused before it is read from Redis again. */
   announcementCacheMs?: number
   timeoutMs?: number
 }
 
+interface KnownRelay {
+  channel: RelayChannel
+  maxSendBytes: number | undefined
+  readAt: number
+}
+
 /**
  * Workers' side of the relay internal API: write bytes to a socket that some relay holds, or close it.
- * Keep-alive connections per relay, so a forward costs one small request on a warm socket.
+ * Each relay is reached over one channel (a WebSocket on its internal port, see @mediator/relay-channel),
+ * so a forward costs a frame in a batch rather than an HTTP request.
  */
 export class RelayClient {
-  private readonly httpAgent = new HttpAgent({ keepAlive: true, maxSockets: 64 })
-  private readonly httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets: 64 })
-  private readonly urls = new Map<string, { url: string; at: number }>()
+  private readonly relays = new Map<string, KnownRelay>()
+  private readonly refreshing = new Map<string, Promise<KnownRelay | undefined>>()
   private readonly cacheMs: number
   private readonly timeoutMs: number
 
@@ -39,74 +45,74 @@ export class RelayClient {
     this.timeoutMs = options.timeoutMs ?? 5_000
   }
 
-  public send(relayId: string, socketId: string, body: string): Promise<RelayWriteOutcome> {
-    return this.call(relayId, internalApiPaths.send(socketId), body)
+  public async send(relayId: string, socketId: string, body: string): Promise<RelayWriteOutcome> {
+    const relay = await this.resolve(relayId)
+    if (!relay) return { outcome: 'gone', reason: 'relay-unknown' }
+    if (relay.maxSendBytes !== undefined && Buffer.byteLength(body, 'utf8') > relay.maxSendBytes) {
+      return { outcome: 'failed', reason: `message exceeds the relay's ${relay.maxSendBytes} bytes`, status: SendStatus.TooLarge }
+    }
+    return this.outcome(relayId, relay, relay.channel.send(socketId, body))
   }
 
   /** Closes a socket (WebSocket) or answers a held HTTP request with "no reply" (202, no body). */
-  public disconnect(relayId: string, socketId: string): Promise<RelayWriteOutcome> {
-    return this.call(relayId, internalApiPaths.disconnect(socketId), '')
+  public async disconnect(relayId: string, socketId: string): Promise<RelayWriteOutcome> {
+    const relay = await this.resolve(relayId)
+    if (!relay) return { outcome: 'gone', reason: 'relay-unknown' }
+    return this.outcome(relayId, relay, relay.channel.disconnect(socketId))
   }
 
   public close(): void {
-    this.httpAgent.destroy()
-    this.httpsAgent.destroy()
+    for (const relay of this.relays.values()) relay.channel.close()
+    this.relays.clear()
   }
 
-  private async call(relayId: string, path: string, body: string): Promise<RelayWriteOutcome> {
-    const baseUrl = await this.resolve(relayId)
-    if (!baseUrl) return { outcome: 'gone', reason: 'relay-unknown' }
+  private async outcome(relayId: string, relay: KnownRelay, call: Promise<number>): Promise<RelayWriteOutcome> {
     let status: number
     try {
-      status = await this.post(new URL(path, baseUrl), body)
+      status = await call
     } catch (error) {
-      // Cannot reach the relay: dead (heartbeat expired) means gone, otherwise it is only slow.
-      this.urls.delete(relayId)
+      // No answer: dead (heartbeat expired) means gone, otherwise it is only slow or restarting.
+      // Either way read its announcement again next time: it may have come back elsewhere.
+      relay.readAt = 0
       if (!(await this.options.registry.isAlive(relayId))) return { outcome: 'gone', reason: 'relay-dead' }
-      return { outcome: 'failed', reason: (error as Error).message }
+      // A call that never reached a connection was not written; one that was sent may have been.
+      const maybeWritten = !(error instanceof ChannelError && error.kind === 'connect')
+      return { outcome: 'failed', reason: (error as Error).message, maybeWritten }
     }
     if (status === SendStatus.Written) return { outcome: 'written' }
     if (isSocketGone(status)) return { outcome: 'gone', reason: status === SendStatus.Gone ? 'socket-closed' : 'socket-unknown' }
     return { outcome: 'failed', reason: `relay answered ${status}`, status }
   }
 
-  private async resolve(relayId: string): Promise<string | undefined> {
-    const cached = this.urls.get(relayId)
-    if (cached && Date.now() - cached.at < this.cacheMs) return cached.url
-    const announcement = await this.options.registry.get(relayId)
-    if (!announcement) {
-      this.urls.delete(relayId)
-      return undefined
+  /** The relay's channel, from the cached announcement while it is fresh; concurrent refreshes share one read. */
+  private resolve(relayId: string): KnownRelay | Promise<KnownRelay | undefined> {
+    const known = this.relays.get(relayId)
+    if (known && Date.now() - known.readAt < this.cacheMs) return known
+    let refreshing = this.refreshing.get(relayId)
+    if (!refreshing) {
+      refreshing = this.refresh(relayId).finally(() => this.refreshing.delete(relayId))
+      this.refreshing.set(relayId, refreshing)
     }
-    this.urls.set(relayId, { url: announcement.internalUrl, at: Date.now() })
-    return announcement.internalUrl
+    return refreshing
   }
 
-  private post(url: URL, body: string): Promise<number> {
-    const isHttps = url.protocol === 'https:'
-    const send = isHttps ? httpsRequest : request
-    return new Promise<number>((resolve, reject) => {
-      const req = send(
-        url,
-        {
-          method: 'POST',
-          agent: isHttps ? this.httpsAgent : this.httpAgent,
-          timeout: this.timeoutMs,
-          headers: {
-            authorization: `Bearer ${this.options.secret}`,
-            'content-type': 'application/didcomm-envelope-enc',
-            'content-length': Buffer.byteLength(body),
-          },
-        },
-        (res) => {
-          res.resume()
-          res.on('end', () => resolve(res.statusCode ?? 0))
-          res.on('error', reject)
-        },
-      )
-      req.on('timeout', () => req.destroy(new Error(`relay call timed out after ${this.timeoutMs} ms`)))
-      req.on('error', reject)
-      req.end(body)
-    })
+  private async refresh(relayId: string): Promise<KnownRelay | undefined> {
+    const announcement = await this.options.registry.get(relayId)
+    const known = this.relays.get(relayId)
+    if (known && announcement && known.channel.url === announcement.internalUrl) {
+      // Same address: keep the open channel.
+      known.maxSendBytes = announcement.maxSendBytes
+      known.readAt = Date.now()
+      return known
+    }
+    // Withdrawn, or its id now names another address: calls still on the old channel fail (and are
+    // judged by the relay's heartbeat), new ones go to the new address.
+    known?.channel.close()
+    this.relays.delete(relayId)
+    if (!announcement) return undefined
+    const channel = new RelayChannel({ url: announcement.internalUrl, secret: this.options.secret, timeoutMs: this.timeoutMs })
+    const relay = { channel, maxSendBytes: announcement.maxSendBytes, readAt: Date.now() }
+    this.relays.set(relayId, relay)
+    return relay
   }
 }

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto'
-import { createServer, type Server } from 'node:http'
 import {
   getPublicJwkFromVerificationMethod,
   Kms,
@@ -21,10 +20,11 @@ import pino from 'pino'
 import { RedisKeys } from '@mediator/contracts'
 import { createCredoAgent } from '@mediator/credo-runtime'
 import { RedisPickupQueue, RelayRegistry } from '@mediator/redis'
-import { createTestRedisPrefix, freePort, testRedisUrl } from '@mediator/test-support'
+import { createTestRedisPrefix, testRedisUrl } from '@mediator/test-support'
 import { createMediatorAgent } from '../../src/agent/mediator-agent.js'
 import { RelayClient } from '../../src/relay/relay-client.js'
 import { agentPlatform } from '../support/agent-platform.js'
+import { RecordingRelay } from '../support/recording-relay.js'
 
 export const silentLogger = pino({ level: 'silent' })
 
@@ -62,60 +62,6 @@ class InProcessTransport implements DidCommOutboundTransport {
     const wallet = this.walletContext
     if (!wallet) throw new Error('transport not started')
     for (const reply of replies) await wallet.resolve(DidCommMessageReceiver).receiveMessage(reply)
-  }
-}
-
-/**
- * Stands in for a relay's internal API (the contract in @mediator/contracts): records what workers
- * write to each socket and answers with the status set for it (200 written by default). Announced in
- * Redis like a relay, so the worker's real RelayClient finds it.
- */
-export class RecordingRelay {
-  public readonly writes: Array<{ socketId: string; body: string }> = []
-  public readonly disconnects: string[] = []
-  public readonly statusFor = new Map<string, number>()
-
-  private constructor(
-    private readonly server: Server,
-    public readonly relayId: string,
-  ) {}
-
-  public static async start(redis: Redis, keys: RedisKeys): Promise<RecordingRelay> {
-    const port = await freePort()
-    const relayId = `relay-${randomUUID()}`
-    const box: { relay?: RecordingRelay } = {}
-    const server = createServer((req, res) => {
-      const chunks: Buffer[] = []
-      req.on('data', (c: Buffer) => chunks.push(c))
-      req.on('end', () => {
-        const url = req.url ?? ''
-        const match = /^\/sockets\/([^/]+)\/(send|disconnect)$/.exec(url)
-        const socketId = match?.[1] ? decodeURIComponent(match[1]) : ''
-        const relay = box.relay
-        if (match?.[2] === 'send') relay?.writes.push({ socketId, body: Buffer.concat(chunks).toString('utf8') })
-        if (match?.[2] === 'disconnect') relay?.disconnects.push(socketId)
-        res.statusCode = relay?.statusFor.get(socketId) ?? 200
-        res.end()
-      })
-    })
-    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve))
-    const relay = new RecordingRelay(server, relayId)
-    box.relay = relay
-    await new RelayRegistry(redis, keys).announce({
-      relayId,
-      internalUrl: `http://127.0.0.1:${port}`,
-      startedAt: Date.now(),
-      heartbeatIntervalMs: 60_000,
-    })
-    return relay
-  }
-
-  public writesTo(socketId: string): string[] {
-    return this.writes.filter((w) => w.socketId === socketId).map((w) => w.body)
-  }
-
-  public close(): Promise<void> {
-    return new Promise((resolve) => this.server.close(() => resolve()))
   }
 }
 
