@@ -64,6 +64,12 @@ export class MediatorMetrics {
     registers: [this.registry],
   })
 
+  public readonly leasesRunOut = new Counter({
+    name: 'mediator_pickup_leases_run_out_total',
+    help: 'Delivered messages that were not confirmed before their lease ran out, made available again',
+    registers: [this.registry],
+  })
+
   public readonly queueFull = new Counter({
     name: 'mediator_pickup_queue_full_total',
     help: 'Forwards refused because the recipient queue was at its cap',

@@ -22,6 +22,7 @@ import { DeliveringQueue } from './pickup/delivering-queue.js'
 import { ClusterPickupSessionService } from './pickup/cluster-pickup-session-service.js'
 import { SocketLifecycle } from './pickup/socket-lifecycle.js'
 import { RetentionSweeper } from './pickup/retention-sweeper.js'
+import { LeaseSweeper } from './pickup/lease-sweeper.js'
 import { JobProcessor } from './inbound/job-processor.js'
 import { JobScope } from './inbound/job-scope.js'
 import { InboundConsumer } from './inbound/inbound-consumer.js'
@@ -72,6 +73,7 @@ export class MediatorWorker {
       relay: RelayClient
       socketLifecycle: SocketLifecycle
       retentionSweeper: RetentionSweeper
+      leaseSweeper: LeaseSweeper
       processor: JobProcessor
     },
   ) {}
@@ -105,6 +107,7 @@ export class MediatorWorker {
     await this.consumer.start()
     r.socketLifecycle.startRelayReaper(15_000)
     r.retentionSweeper.start(60_000)
+    r.leaseSweeper.start(Math.min(15_000, Math.max(250, Math.floor(config.PICKUP_LEASE_MS / 4))))
 
     const inboundQueue = new Queue(INBOUND_QUEUE_NAME, { connection: r.redis, prefix: r.keys.bullPrefix })
     this.ops = buildOpsServer({
@@ -137,6 +140,7 @@ export class MediatorWorker {
     this.logger.info('mediator worker shutting down: finishing jobs in progress')
     r.socketLifecycle.stopRelayReaper()
     r.retentionSweeper.stop()
+    r.leaseSweeper.stop()
     await this.consumer?.close()
     await this.ops?.close()
     await this.agent.shutdown()
@@ -257,6 +261,7 @@ export async function buildMediatorWorker(config: MediatorConfig, logger: Logger
     relay,
     socketLifecycle,
     retentionSweeper: new RetentionSweeper(pickupQueue, logger),
+    leaseSweeper: new LeaseSweeper(pickupQueue, liveDelivery, agent.context, metrics, logger),
     processor,
   })
 }

@@ -22,6 +22,11 @@ export class PickupQueueKeys {
     return `${this.root}:oldest`
   }
 
+  /** ZSET connectionId -> earliest lease deadline (ms) of its in-flight messages: the lease sweep's work list. */
+  public get leases(): string {
+    return `${this.root}:leases`
+  }
+
   /** Counter of messages removed by retention, across all connections and workers. */
   public get expiredTotal(): string {
     return `${this.root}:expired-total`
@@ -39,7 +44,7 @@ export class PickupQueueKeys {
    * KEYS for a pickup-queue script, in the order the scripts expect (see PICKUP_QUEUE_KEY_COUNT):
    * pending ZSET (id -> add sequence), in-flight ZSET (id -> lease deadline ms), age ZSET
    * (id -> queue time ms), payload HASH (id -> envelope JSON), meta HASH (id -> JSON {s, r, b, d}),
-   * state HASH (seq, bytes), recipient SET (DIDs with an index), then the two shared keys.
+   * state HASH (seq, bytes), recipient SET (DIDs with an index), then the three shared keys.
    */
   public scriptKeys(connectionId: string): string[] {
     const c = this.connection(connectionId)
@@ -53,6 +58,7 @@ export class PickupQueueKeys {
       `${c}:rcpt`,
       this.oldest,
       this.expiredTotal,
+      this.leases,
     ]
   }
 

@@ -21,6 +21,7 @@ import {
   expireScript,
   releaseScript,
   removeScript,
+  requeueExpiredScript,
   statsScript,
   takeScript,
 } from './lua/pickup-queue-scripts.js'
@@ -80,6 +81,15 @@ export interface PickupQueueGlobalStats {
   expiredTotal: number
 }
 
+/** A connection whose leases ran out, after the sweep made those messages pending again. */
+export interface RequeuedLeases {
+  connectionId: string
+  /** Messages whose lease ran out and that are pending again. */
+  requeued: number
+  /** Messages now available to take (requeued or not). */
+  pending: number
+}
+
 export interface PurgeExpiredResult {
   /** Connections the sweep visited (each had something past retention). */
   connections: number
@@ -96,6 +106,7 @@ const commands = {
   release: { name: 'mediatorPickupRelease', lua: releaseScript },
   expire: { name: 'mediatorPickupExpire', lua: expireScript },
   deleteConnection: { name: 'mediatorPickupDeleteConnection', lua: deleteConnectionScript },
+  requeueExpired: { name: 'mediatorPickupRequeueExpired', lua: requeueExpiredScript },
   // The queue's KEYS plus the connection's live-session directory entry.
   addTakeLive: { name: 'mediatorPickupAddTakeLive', lua: addTakeLiveScript, keys: ADD_TAKE_LIVE_KEY_COUNT },
 } as const
@@ -306,6 +317,41 @@ export class RedisPickupQueue implements DidCommQueueTransportRepository {
         result.connections += 1
         result.expired += expired
         this.reportExpired(expired, connectionId)
+      })
+    }
+  }
+
+  /**
+   * Makes the messages whose lease ran out pending again, for every connection that has such
+   * messages, and returns those connections. A lease runs out when a delivery got no confirmation
+   * (the wallet vanished, a worker died after taking, a relay never answered); for a wallet that is
+   * still live nothing else would bring its messages back until it sends something, so the caller
+   * delivers them. The lease index (connectionId -> earliest deadline) means only those connections
+   * are read, `purgeBatchSize` per round trip. Concurrent sweeps are safe: each connection's
+   * requeue is atomic, and a second sweep finds nothing due.
+   */
+  public async requeueExpiredLeases(): Promise<RequeuedLeases[]> {
+    const now = await this.sweepNow()
+    const due: RequeuedLeases[] = []
+    const visited = new Set<string>()
+    for (;;) {
+      const found = await this.redis.zrangebyscore(this.keys.leases, '-inf', now, 'LIMIT', 0, this.settings.purgeBatchSize)
+      // Each script moves its connection out of range; one that stays (an index entry out of step
+      // with its queue, which the script has just corrected) must not keep the loop going.
+      const connectionIds = found.filter((id) => !visited.has(id))
+      if (connectionIds.length === 0) return due
+      for (const id of connectionIds) visited.add(id)
+      const pipeline = this.redis.pipeline()
+      for (const connectionId of connectionIds) {
+        this.command(pipeline, 'requeueExpired')(...this.scriptArgs(connectionId, [], now))
+      }
+      const replies = (await pipeline.exec()) ?? []
+      replies.forEach(([error, reply], index) => {
+        if (error) throw error
+        const connectionId = connectionIds[index] as string
+        const [requeued, pending, expired] = reply as [number, number, number]
+        this.reportExpired(expired, connectionId)
+        if (requeued > 0) due.push({ connectionId, requeued, pending })
       })
     }
   }

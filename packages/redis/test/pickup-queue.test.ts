@@ -116,6 +116,46 @@ describe('RedisPickupQueue', () => {
     expect(labels(await queue.takeFromQueue(ctx, { connectionId: 'c1', limit: 10 }))).toEqual(['m4'])
   })
 
+  it('finds the connections whose leases ran out, without reading the others, and makes those messages pending', async () => {
+    const clock = new ManualClock()
+    const queue = createQueue({ clock: clock.now, leaseMs: 60_000, purgeBatchSize: 2 })
+    await addAll(queue, 'early', ['e1', 'e2', 'e3'])
+    await addAll(queue, 'confirmed', ['c1'])
+    await addAll(queue, 'untaken', ['u1'])
+    await queue.takeFromQueue(ctx, { connectionId: 'early', limit: 2 })
+    const [confirmed] = await queue.takeFromQueue(ctx, { connectionId: 'confirmed' })
+    await queue.removeMessages(ctx, { connectionId: 'confirmed', messageIds: [confirmed!.id] })
+    clock.advance(30_000)
+    await addAll(queue, 'late', ['l1'])
+    await queue.takeFromQueue(ctx, { connectionId: 'late' })
+
+    expect(await queue.requeueExpiredLeases()).toEqual([])
+    clock.advance(30_000)
+    // Only 'early' is due: 'confirmed' has nothing in flight, 'untaken' never had, 'late' runs till +90 s.
+    expect(await queue.requeueExpiredLeases()).toEqual([{ connectionId: 'early', requeued: 2, pending: 3 }])
+    expect(await queue.getStats('early')).toMatchObject({ pending: 3, inFlight: 0 })
+    // Done once: a second sweep (another worker's) finds nothing.
+    expect(await queue.requeueExpiredLeases()).toEqual([])
+    // Taken again, the lease is indexed again, from the new deadline.
+    expect(labels(await queue.takeFromQueue(ctx, { connectionId: 'early', limit: 1 }))).toEqual(['e1'])
+    clock.advance(30_000)
+    expect(await queue.requeueExpiredLeases()).toEqual([{ connectionId: 'late', requeued: 1, pending: 1 }])
+    clock.advance(30_000)
+    expect(await queue.requeueExpiredLeases()).toEqual([{ connectionId: 'early', requeued: 1, pending: 3 }])
+  })
+
+  it('sweeps leases of many connections in batches', async () => {
+    const clock = new ManualClock()
+    const queue = createQueue({ clock: clock.now, leaseMs: 1_000, purgeBatchSize: 3 })
+    for (let i = 0; i < 10; i++) {
+      await addAll(queue, `c${i}`, ['m'])
+      await queue.takeFromQueue(ctx, { connectionId: `c${i}` })
+    }
+    clock.advance(1_000)
+    const due = await queue.requeueExpiredLeases()
+    expect(due.map((d) => d.connectionId).sort()).toEqual(Array.from({ length: 10 }, (_, i) => `c${i}`).sort())
+  })
+
   it('lets leases run out on the Redis server clock by default', async () => {
     const queue = createQueue({ leaseMs: 200 })
     const ids = await addAll(queue, 'c1', ['m1', 'm2'])

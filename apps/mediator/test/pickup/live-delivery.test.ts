@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { TypedArrayEncoder } from '@credo-ts/core'
 import { RedisKeys } from '@mediator/contracts'
-import { LiveSessionDirectory } from '@mediator/redis'
+import { LiveSessionDirectory, RedisPickupQueue } from '@mediator/redis'
 import { EnvelopePacker, FastDeliveryPacker } from '../../src/forward/index.js'
 import { MediatorMetrics } from '../../src/metrics.js'
 import { LiveDelivery } from '../../src/pickup/live-delivery.js'
+import { LeaseSweeper } from '../../src/pickup/lease-sweeper.js'
 import { silentLogger, startPairedAgents, type PairedAgents } from '../perf-paths/support.js'
 
 describe('live delivery when the relay does not write', () => {
@@ -70,5 +71,31 @@ describe('live delivery when the relay does not write', () => {
     expect((await directory.lookup(p.connectionId))?.socketId).toBe('unanswered-socket')
     // The wallet's next socket gets it.
     expect(await delivery.releaseUnconfirmed(p.connectionId)).toBe(1)
+  })
+
+  it('sends messages whose lease ran out to the live wallet again, without waiting for its next message', async () => {
+    // The same queue with a short lease.
+    const queue = new RedisPickupQueue({ redis: p.redis, prefix: new RedisKeys(p.redisPrefix), leaseMs: 300 })
+    const metrics = new MediatorMetrics()
+    const shortLeases = new LiveDelivery({ directory, queue, relay: p.relayClient, metrics, packer: new FastDeliveryPacker(new EnvelopePacker(p.mediatorKms)) })
+    const sweeper = new LeaseSweeper(queue, shortLeases, p.mediator.context, metrics, silentLogger)
+    await p.queue.deleteConnection(p.connectionId)
+    await liveOn('flaky-socket')
+    p.relay.unansweredFor.add('flaky-socket')
+    await queueOne('flaky')
+    expect(await shortLeases.deliverQueued(p.mediator.context, p.connectionId, silentLogger)).toBe('failed')
+    p.relay.unansweredFor.delete('flaky-socket')
+    expect(await sweeper.sweep()).toBe(0)
+
+    // Waits for the lease without asserting how long it took.
+    let written = 0
+    for (let i = 0; i < 100 && written === 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      written = await sweeper.sweep()
+    }
+    expect(written).toBe(1)
+    expect(p.relay.writesTo('flaky-socket')).toHaveLength(2)
+    expect(await queue.getStats(p.connectionId)).toMatchObject({ pending: 0, inFlight: 1 })
+    expect(await metrics.registry.getSingleMetricAsString('mediator_pickup_leases_run_out_total')).toMatch(/ 1$/m)
   })
 })

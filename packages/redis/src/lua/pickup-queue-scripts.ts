@@ -12,11 +12,11 @@
  */
 
 /** KEYS order shared by every pickup-queue script. */
-export const PICKUP_QUEUE_KEY_COUNT = 9
+export const PICKUP_QUEUE_KEY_COUNT = 10
 
 const prelude = `
-local K_PENDING, K_INFLIGHT, K_AGE, K_PAYLOAD, K_META, K_STATE, K_RCPT, K_OLDEST, K_EXPIRED =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
+local K_PENDING, K_INFLIGHT, K_AGE, K_PAYLOAD, K_META, K_STATE, K_RCPT, K_OLDEST, K_EXPIRED, K_LEASES =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
 local RCPT_PREFIX = ARGV[1]
 local NOW = tonumber(ARGV[2])
 local MAX_AGE = tonumber(ARGV[3])
@@ -86,6 +86,18 @@ local function sync_index()
     redis.call('ZADD', K_OLDEST, first[2], CID)
   end
 end
+
+-- Keeps the cross-connection lease index (connectionId -> earliest lease deadline) right, so that a
+-- sweep finds the connections whose leases ran out without reading every queue. Called by every
+-- script that may have changed the in-flight set.
+local function sync_leases()
+  local first = redis.call('ZRANGE', K_INFLIGHT, 0, 0, 'WITHSCORES')
+  if #first == 0 then
+    redis.call('ZREM', K_LEASES, CID)
+  else
+    redis.call('ZADD', K_LEASES, first[2], CID)
+  end
+end
 `
 
 /**
@@ -114,12 +126,12 @@ local function add_message()
   local expired = expire_old()
   local count = redis.call('HLEN', K_META)
   if max_messages > 0 and count + 1 > max_messages then
-    if expired > 0 then sync_index() end
+    if expired > 0 then sync_index() sync_leases() end
     return {'full', 'messages', max_messages, count, expired}
   end
   local bytes = tonumber(redis.call('HGET', K_STATE, 'bytes') or '0')
   if max_bytes > 0 and bytes + size > max_bytes then
-    if expired > 0 then sync_index() end
+    if expired > 0 then sync_index() sync_leases() end
     return {'full', 'bytes', max_bytes, bytes, expired}
   end
 
@@ -135,6 +147,7 @@ local function add_message()
   end
   -- The oldest message only changes when the queue was empty or retention removed something.
   if count == 0 or expired > 0 then sync_index() end
+  if expired > 0 then sync_leases() end
   if idem_key ~= '' then redis.call('SET', idem_key, id, 'PX', idem_window) end
   return {'ok', expired}
 end
@@ -175,6 +188,7 @@ local function take_messages(limit, rdid, delete, lease)
   end
   -- Leasing leaves the set of held messages unchanged; only deletions move the oldest one.
   if expired > 0 or delete then sync_index() end
+  sync_leases()
   return out
 end
 `
@@ -196,7 +210,7 @@ return take_messages(tonumber(ARGV[5]), ARGV[6], ARGV[7] == '1', tonumber(ARGV[8
 export const ADD_TAKE_LIVE_KEY_COUNT = PICKUP_QUEUE_KEY_COUNT + 1
 
 /**
- * Queues like addScript, then, if the connection has a live-session directory entry (KEYS[10]),
+ * Queues like addScript, then, if the connection has a live-session directory entry (KEYS[11]),
  * takes up to ARGV[14] pending messages under a lease of ARGV[15] ms for delivery to it: the forward
  * path's add, directory lookup and take in one round trip. A duplicate add still takes, as a
  * retried job would have delivered what is pending. A full queue takes nothing.
@@ -206,7 +220,7 @@ export const ADD_TAKE_LIVE_KEY_COUNT = PICKUP_QUEUE_KEY_COUNT + 1
 export const addTakeLiveScript = `${prelude}${addFunction}${takeFunction}
 local added = add_message()
 if added[1] == 'full' then return {added} end
-local entry = redis.call('HGETALL', KEYS[10])
+local entry = redis.call('HGETALL', KEYS[11])
 if #entry == 0 then return {added} end
 return {added, entry, take_messages(tonumber(ARGV[14]), '', false, tonumber(ARGV[15]))}
 `
@@ -219,6 +233,7 @@ for i = 5, #ARGV do
   if drop(ARGV[i]) then removed = removed + 1 end
 end
 sync_index()
+sync_leases()
 return {removed, expired}
 `
 
@@ -234,6 +249,7 @@ else
   available = redis.call('ZCARD', K_PENDING)
 end
 if expired > 0 then sync_index() end
+sync_leases()
 return {available, expired}
 `
 
@@ -252,6 +268,7 @@ local result = {
   expired,
 }
 if expired > 0 then sync_index() end
+sync_leases()
 return result
 `
 
@@ -273,6 +290,7 @@ else
   end
 end
 if expired > 0 then sync_index() end
+sync_leases()
 return {released, expired}
 `
 
@@ -280,7 +298,20 @@ return {released, expired}
 export const expireScript = `${prelude}
 local expired = expire_old()
 sync_index()
+sync_leases()
 return {expired}
+`
+
+/**
+ * Makes messages whose lease ran out pending again (what a take does first), for the lease sweep.
+ * Returns {requeued, pending, expired}.
+ */
+export const requeueExpiredScript = `${prelude}
+local expired = expire_old()
+local requeued = requeue_leases_until(NOW)
+if expired > 0 then sync_index() end
+sync_leases()
+return {requeued, redis.call('ZCARD', K_PENDING), expired}
 `
 
 /** Deletes a connection's whole queue (not counted as expiry). Returns {deleted}. */
@@ -288,5 +319,6 @@ export const deleteConnectionScript = `${prelude}
 local deleted = redis.call('HLEN', K_META)
 redis.call('DEL', K_AGE)
 sync_index()
+sync_leases()
 return {deleted}
 `
