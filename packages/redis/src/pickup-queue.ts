@@ -294,31 +294,13 @@ export class RedisPickupQueue implements DidCommQueueTransportRepository {
     const result: PurgeExpiredResult = { connections: 0, expired: 0 }
     if (this.settings.maxAgeMs <= 0) return result
     const now = await this.sweepNow()
-    const cutoff = now - this.settings.maxAgeMs
-    for (;;) {
-      const connectionIds = await this.redis.zrangebyscore(
-        this.keys.oldest,
-        '-inf',
-        `(${cutoff}`,
-        'LIMIT',
-        0,
-        this.settings.purgeBatchSize,
-      )
-      if (connectionIds.length === 0) return result
-      const pipeline = this.redis.pipeline()
-      for (const connectionId of connectionIds) {
-        this.command(pipeline, 'expire')(...this.scriptArgs(connectionId, [], now))
-      }
-      const replies = (await pipeline.exec()) ?? []
-      replies.forEach(([error, reply], index) => {
-        if (error) throw error
-        const connectionId = connectionIds[index] as string
-        const [expired] = reply as [number]
-        result.connections += 1
-        result.expired += expired
-        this.reportExpired(expired, connectionId)
-      })
-    }
+    await this.sweepIndex(this.keys.oldest, `(${now - this.settings.maxAgeMs}`, 'expire', now, (connectionId, reply) => {
+      const [expired] = reply as [number]
+      result.connections += 1
+      result.expired += expired
+      this.reportExpired(expired, connectionId)
+    })
+    return result
   }
 
   /**
@@ -333,25 +315,40 @@ export class RedisPickupQueue implements DidCommQueueTransportRepository {
   public async requeueExpiredLeases(): Promise<RequeuedLeases[]> {
     const now = await this.sweepNow()
     const due: RequeuedLeases[] = []
+    await this.sweepIndex(this.keys.leases, String(now), 'requeueExpired', now, (connectionId, reply) => {
+      const [requeued, pending, expired] = reply as [number, number, number]
+      this.reportExpired(expired, connectionId)
+      if (requeued > 0) due.push({ connectionId, requeued, pending })
+    })
+    return due
+  }
+
+  /**
+   * Runs `command` for every connection whose score in `index` is at most `maxScore`, `purgeBatchSize`
+   * connections per pipelined round trip. Each script moves its connection out of range; one that stays
+   * (an index entry out of step with its queue, which the script has just corrected) is not run again.
+   */
+  private async sweepIndex(
+    index: string,
+    maxScore: string,
+    command: CommandKey,
+    now: number,
+    onReply: (connectionId: string, reply: unknown) => void,
+  ): Promise<void> {
     const visited = new Set<string>()
     for (;;) {
-      const found = await this.redis.zrangebyscore(this.keys.leases, '-inf', now, 'LIMIT', 0, this.settings.purgeBatchSize)
-      // Each script moves its connection out of range; one that stays (an index entry out of step
-      // with its queue, which the script has just corrected) must not keep the loop going.
+      const found = await this.redis.zrangebyscore(index, '-inf', maxScore, 'LIMIT', 0, this.settings.purgeBatchSize)
       const connectionIds = found.filter((id) => !visited.has(id))
-      if (connectionIds.length === 0) return due
-      for (const id of connectionIds) visited.add(id)
+      if (connectionIds.length === 0) return
       const pipeline = this.redis.pipeline()
       for (const connectionId of connectionIds) {
-        this.command(pipeline, 'requeueExpired')(...this.scriptArgs(connectionId, [], now))
+        visited.add(connectionId)
+        this.command(pipeline, command)(...this.scriptArgs(connectionId, [], now))
       }
       const replies = (await pipeline.exec()) ?? []
-      replies.forEach(([error, reply], index) => {
+      replies.forEach(([error, reply], i) => {
         if (error) throw error
-        const connectionId = connectionIds[index] as string
-        const [requeued, pending, expired] = reply as [number, number, number]
-        this.reportExpired(expired, connectionId)
-        if (requeued > 0) due.push({ connectionId, requeued, pending })
+        onReply(connectionIds[i] as string, reply)
       })
     }
   }

@@ -3,6 +3,7 @@ import type { Logger } from '@mediator/config'
 import type { RedisPickupQueue } from '@mediator/redis'
 import type { MediatorMetrics } from '../metrics.js'
 import type { LiveDelivery } from './live-delivery.js'
+import { PeriodicTask } from './periodic-task.js'
 
 /**
  * Brings back messages whose delivery was never confirmed. A lease runs out when the worker that took
@@ -13,8 +14,7 @@ import type { LiveDelivery } from './live-delivery.js'
  * finds nothing due, and a delivery takes under a lease).
  */
 export class LeaseSweeper {
-  private timer?: NodeJS.Timeout
-  private sweeping = false
+  private readonly task: PeriodicTask<number>
 
   public constructor(
     private readonly queue: RedisPickupQueue,
@@ -22,37 +22,33 @@ export class LeaseSweeper {
     private readonly agentContext: AgentContext,
     private readonly metrics: MediatorMetrics,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.task = new PeriodicTask('lease sweep', () => this.sweepOnce(), logger)
+  }
 
   /** Sweeps every `intervalMs`; a quarter of the lease keeps the extra wait under a quarter lease. */
   public start(intervalMs: number): void {
-    this.timer = setInterval(() => void this.sweep(), intervalMs)
-    this.timer.unref()
+    this.task.start(intervalMs)
   }
 
   public stop(): void {
-    clearInterval(this.timer)
+    this.task.stop()
   }
 
-  /** One pass; returns how many connections got a delivery written. */
+  /** One pass; returns how many connections got a delivery written (0 when a pass was running). */
   public async sweep(): Promise<number> {
-    // A slow pass (a big backlog after an outage) must not overlap the next one.
-    if (this.sweeping) return 0
-    this.sweeping = true
+    return (await this.task.runOnce()) ?? 0
+  }
+
+  private async sweepOnce(): Promise<number> {
+    const due = await this.queue.requeueExpiredLeases()
     let written = 0
-    try {
-      const due = await this.queue.requeueExpiredLeases()
-      for (const { connectionId, requeued } of due) {
-        this.metrics.leasesRunOut.inc(requeued)
-        const log = this.logger.child({ connectionId })
-        const outcome = await this.delivery.deliverQueued(this.agentContext, connectionId, log)
-        if (outcome === 'written') written++
-        log.info({ requeued, outcome }, 'leases ran out, messages available again')
-      }
-    } catch (error) {
-      this.logger.warn({ err: error }, 'lease sweep failed')
-    } finally {
-      this.sweeping = false
+    for (const { connectionId, requeued } of due) {
+      this.metrics.leasesRunOut.inc(requeued)
+      const log = this.logger.child({ connectionId })
+      const outcome = await this.delivery.deliverQueued(this.agentContext, connectionId, log)
+      if (outcome === 'written') written++
+      log.info({ requeued, outcome }, 'leases ran out, messages available again')
     }
     return written
   }

@@ -1,5 +1,6 @@
 import type { Logger } from '@mediator/config'
 import type { RedisPickupQueue } from '@mediator/redis'
+import { PeriodicTask } from './periodic-task.js'
 
 /**
  * Removes queued messages older than the retention period. Every worker runs it; sweeps of several
@@ -7,28 +8,29 @@ import type { RedisPickupQueue } from '@mediator/redis'
  * it, through the queue's onExpired callback).
  */
 export class RetentionSweeper {
-  private timer?: NodeJS.Timeout
+  private readonly task: PeriodicTask
 
   public constructor(
     private readonly queue: RedisPickupQueue,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.task = new PeriodicTask('retention sweep', () => this.sweepOnce(), logger)
+  }
 
   public start(intervalMs: number): void {
-    this.timer = setInterval(() => void this.sweep(), intervalMs)
-    this.timer.unref()
+    this.task.start(intervalMs)
   }
 
   public stop(): void {
-    clearInterval(this.timer)
+    this.task.stop()
   }
 
   public async sweep(): Promise<void> {
-    try {
-      const { connections, expired } = await this.queue.purgeExpired()
-      if (expired > 0) this.logger.warn({ connections, expired }, 'retention removed queued messages')
-    } catch (error) {
-      this.logger.warn({ err: error }, 'retention sweep failed')
-    }
+    await this.task.runOnce()
+  }
+
+  private async sweepOnce(): Promise<void> {
+    const { connections, expired } = await this.queue.purgeExpired()
+    if (expired > 0) this.logger.warn({ connections, expired }, 'retention removed queued messages')
   }
 }
