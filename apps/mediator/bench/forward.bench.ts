@@ -4,7 +4,7 @@
  * is the load generator: it sets the wallets up with real Credo agents, then drops them for raw
  * WebSocket clients, pre-packs every forward, and steps the offered rate up until p99 > 100 ms or a
  * message is lost. Writes bench-results/forward.json. Options: --wallets N, --step-seconds S,
- * --ack-ms MS, --only cluster|baseline, --cpu-prof (profile the worker; slower, for docs only),
+ * --ack-ms MS, --only cluster|baseline, --cpu-prof (profile the worker and the relay; slower, for docs only),
  * --min-steps N (keep stepping up to N steps even past a failed one: more CPU samples on a loaded
  * machine; the max rate is still the last one before the first failure), --max-rate R (stop after
  * the step at R/s: a profile or a Redis command count at a fixed load), --attempts N (tries per rate
@@ -103,9 +103,8 @@ async function startCluster(profileDir?: string): Promise<Target> {
     SOCKET_RATE_LIMIT_PER_SEC: '10000',
     SOCKET_RATE_LIMIT_BURST: '10000',
     LOG_LEVEL: 'warn',
-  })
+  }, profileArgs(profileDir, 'relay'))
   await waitForReady(`http://127.0.0.1:${internalPort}/readyz`, relay)
-  // --cpu-prof cannot go through NODE_OPTIONS; the worker then gets its own command line.
   const workerEnv = {
     WORKER_ID: 'bench-worker',
     DATABASE_URL: testDatabaseUrl(),
@@ -120,7 +119,7 @@ async function startCluster(profileDir?: string): Promise<Target> {
     FAST_FORWARD: 'true',
     LOG_LEVEL: 'warn',
   }
-  const worker = profileDir ? startProfiledWorker(workerEnv, profileDir) : startApp('worker', 'mediator', workerEnv)
+  const worker = startApp('worker', 'mediator', workerEnv, profileArgs(profileDir, 'worker'))
   await waitForReady(`http://127.0.0.1:${opsPort}/readyz`, worker)
   const invitationUrl = await (await fetch(`http://127.0.0.1:${opsPort}/invitation?format=url`)).text()
   const procs: ManagedProcess[] = [worker, relay]
@@ -180,21 +179,19 @@ async function startBaseline(): Promise<Target> {
 }
 
 /** The worker as startApp runs it, plus V8's CPU profiler (written when the worker exits). */
-function startProfiledWorker(env: Record<string, string>, profileDir: string): ManagedProcess {
-  const child = spawn(
-    process.execPath,
-    ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, '--conditions=source', '--import', 'tsx', resolve(repoRoot, 'apps/mediator/src/main.ts')],
-    { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
-  )
-  let out = ''
-  child.stdout?.on('data', (d: Buffer) => (out += d.toString()))
-  child.stderr?.on('data', (d: Buffer) => (out += d.toString()))
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)))
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
-    return exited
-  }
-  return { name: 'worker', child, output: () => out, kill9: async () => void (await stop()), stop }
+/** Node flags that write a CPU profile of the process into `profileDir/<name>` when it exits. */
+function profileArgs(profileDir: string | undefined, name: string): string[] {
+  if (!profileDir) return []
+  mkdirSync(join(profileDir, name), { recursive: true })
+  return ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, name)}`]
+}
+
+/** The main thread's profile of a process (tsx's loader thread writes the second one). */
+function mainThreadProfile(dir: string): string | undefined {
+  const file = readdirSync(dir)
+    .filter((f) => f.endsWith('.cpuprofile'))
+    .sort()[0]
+  return file ? join(dir, file) : undefined
 }
 
 function pidOf(child: ChildProcess): number {
@@ -410,11 +407,10 @@ async function main(): Promise<void> {
       await cluster.stop()
     }
     if (profileDir) {
-      // One profile per thread; the main thread's is the first (tsx's loader thread is the second).
-      const file = readdirSync(profileDir)
-        .filter((f) => f.endsWith('.cpuprofile'))
-        .sort()[0]
-      if (file) result.worker_profile = { file: join(profileDir, file), ...summarizeProfile(join(profileDir, file), 20, profileWindow) }
+      for (const name of ['worker', 'relay'] as const) {
+        const file = mainThreadProfile(join(profileDir, name))
+        if (file) result[`${name}_profile`] = { file, ...summarizeProfile(file, 20, profileWindow) }
+      }
     }
   }
   if (args.only !== 'cluster') {
@@ -439,9 +435,12 @@ async function main(): Promise<void> {
   }
   result.duration_s = Math.round((Date.now() - started) / 1000)
   writeFileSync(join(outDir, 'forward.json'), `${JSON.stringify(result, null, 2)}\n`)
-  const headline = Object.fromEntries(Object.entries(result).filter(([k]) => !k.endsWith('_steps') && k !== 'worker_profile'))
+  const headline = Object.fromEntries(Object.entries(result).filter(([k]) => !k.endsWith('_steps') && !k.endsWith('_profile')))
   process.stdout.write(`${JSON.stringify(headline, null, 2)}\n`)
-  if (result.worker_profile) process.stdout.write(`worker profile: ${JSON.stringify(result.worker_profile, null, 2)}\n`)
+  for (const name of ['worker', 'relay']) {
+    const profile = result[`${name}_profile`]
+    if (profile) process.stdout.write(`${name} profile: ${JSON.stringify(profile, null, 2)}\n`)
+  }
   process.exit(0)
 }
 

@@ -22,11 +22,19 @@ process.once('exit', () => {
   for (const child of running) child.kill('SIGKILL')
 })
 
-/** Starts one of the apps from its TypeScript sources, as its own OS process. */
-export function startApp(name: string, app: 'relay' | 'mediator', env: Record<string, string>): ManagedProcess {
+/**
+ * Starts one of the apps from its TypeScript sources, as its own OS process. `nodeArgs` go before the
+ * script (e.g. `--cpu-prof`, which NODE_OPTIONS does not take).
+ */
+export function startApp(
+  name: string,
+  app: 'relay' | 'mediator',
+  env: Record<string, string>,
+  nodeArgs: readonly string[] = [],
+): ManagedProcess {
   const child = spawn(
     process.execPath,
-    ['--conditions=source', '--import', 'tsx', resolve(repoRoot, `apps/${app}/src/main.ts`)],
+    [...nodeArgs, '--conditions=source', '--import', 'tsx', resolve(repoRoot, `apps/${app}/src/main.ts`)],
     { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
   )
   let out = ''
