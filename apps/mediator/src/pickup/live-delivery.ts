@@ -3,6 +3,7 @@ import {
   DidCommAttachment,
   DidCommEnvelopeService,
   DidCommMessageDeliveryV2Message,
+  type DidCommEncryptedMessage,
   type QueuedDidCommMessage,
 } from '@credo-ts/didcomm'
 import type { Logger } from '@mediator/config'
@@ -116,11 +117,21 @@ export class LiveDelivery {
       return 'empty'
     }
 
-    const packed = this.options.packer
-      ? await this.options.packer.packDelivery(agentContext, messages, keys.data)
-      : await agentContext.dependencyManager
-          .resolve(DidCommEnvelopeService)
-          .packMessage(agentContext, createDeliveryMessage(messages), toEnvelopeKeys(keys.data))
+    let packed: DidCommEncryptedMessage
+    try {
+      packed = this.options.packer
+        ? await this.options.packer.packDelivery(agentContext, messages, keys.data)
+        : await agentContext.dependencyManager
+            .resolve(DidCommEnvelopeService)
+            .packMessage(agentContext, createDeliveryMessage(messages), toEnvelopeKeys(keys.data))
+    } catch (error) {
+      // Nothing left this process: the messages are available again at once, not after the lease.
+      await queue.releaseInFlight(
+        connectionId,
+        messages.map((m) => m.id),
+      )
+      throw error
+    }
     const result = await relay.send(entry.relayId, entry.socketId, JSON.stringify(packed))
     metrics.liveDeliveries.inc({ outcome: result.outcome })
     if (result.outcome === 'written') {

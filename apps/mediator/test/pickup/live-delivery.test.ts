@@ -73,6 +73,22 @@ describe('live delivery when the relay does not write', () => {
     expect(await delivery.releaseUnconfirmed(p.connectionId)).toBe(1)
   })
 
+  it('releases what it took when the delivery cannot be packed, and sends nothing', async () => {
+    await p.queue.deleteConnection(p.connectionId)
+    await directory.register(p.connectionId, {
+      relayId: p.relay.relayId,
+      socketId: 'unpackable-socket',
+      transport: 'ws',
+      registeredAt: Date.now(),
+      // Our key is gone from the KMS (deleted, or another deployment's id).
+      keys: { recipientKeys: [p.walletKey], senderKey: sender.senderKey, senderKeyId: 'no-such-key' },
+    })
+    await queueOne('unpackable')
+    await expect(delivery.deliverQueued(p.mediator.context, p.connectionId, silentLogger)).rejects.toThrow()
+    expect(p.relay.writesTo('unpackable-socket')).toEqual([])
+    expect(await p.queue.getStats(p.connectionId)).toMatchObject({ pending: 1, inFlight: 0 })
+  })
+
   it('sends messages whose lease ran out to the live wallet again, without waiting for its next message', async () => {
     // The same queue with a short lease.
     const queue = new RedisPickupQueue({ redis: p.redis, prefix: new RedisKeys(p.redisPrefix), leaseMs: 300 })
