@@ -117,6 +117,7 @@ export class KeylistUpdater {
         },
         { attempts: this.conflictAttempts, backoffMs: (attempt) => Math.random() * 10 * attempt },
       )
+      results = await this.letGoOfContestedKeys(agentContext, record.id, planned, results, log)
     } catch (error) {
       const conflict = error instanceof RecordConcurrencyError
       log.error({ err: error, conflict }, 'keylist update could not be stored; answering server_error')
@@ -178,6 +179,56 @@ export class KeylistUpdater {
       await repository.update(agentContext, record)
     }
     return results
+  }
+
+  /**
+   * Two wallets adding the same new key at the same instant both pass the check before the write. A
+   * second look after our write settles it: of two such writers, the one that looks last sees the
+   * other's write and lets go of the key (and if both look after both wrote, both let go, and the
+   * wallets may try again). A key held by two records would make every forward to it ambiguous. The
+   * letting go has its own retries: redoing the whole update would answer `no_change` for keys this
+   * very update added.
+   */
+  private async letGoOfContestedKeys(
+    agentContext: AgentContext,
+    recordId: string,
+    planned: readonly PlannedUpdate[],
+    results: Array<{ result: DidCommKeylistUpdateResult; reason?: string }>,
+    log: Logger,
+  ): Promise<Array<{ result: DidCommKeylistUpdateResult; reason?: string }>> {
+    const held = new Set([DidCommKeylistUpdateResult.Success, DidCommKeylistUpdateResult.NoChange])
+    const added = planned.flatMap((p, i) =>
+      p.kind === 'apply' && p.action === 'add' && held.has(results[i]?.result as DidCommKeylistUpdateResult) ? [p.base58] : [],
+    )
+    const contested = await this.keysOfOtherWallets(agentContext, recordId, added)
+    if (contested.size === 0) return results
+    const repository = agentContext.resolve(DidCommMediationRepository)
+    let outcome: { result: DidCommKeylistUpdateResult; reason?: string } = {
+      result: DidCommKeylistUpdateResult.ClientError,
+      reason: 'key is registered by another connection',
+    }
+    try {
+      await retryOnConflict(
+        async () => {
+          const current = await this.reload(agentContext, recordId)
+          const kept = current.recipientKeys.filter((key) => !contested.has(key))
+          if (kept.length === current.recipientKeys.length) return
+          current.recipientKeys = kept
+          await repository.update(agentContext, current)
+        },
+        { attempts: this.conflictAttempts, backoffMs: (attempt) => Math.random() * 10 * attempt },
+      )
+      this.options.metrics.keylistContested.inc(contested.size)
+    } catch (error) {
+      // The rest of the update stands; only these keys are in doubt, and the wallet is told so.
+      log.error({ err: error, keys: [...contested] }, 'could not give up keys another wallet added at once')
+      outcome = { result: DidCommKeylistUpdateResult.ServerError }
+    }
+    return planned.map((p, i) =>
+      p.kind === 'apply' && p.action === 'add' && contested.has(p.base58)
+        ? outcome
+        : (results[i] ?? { result: DidCommKeylistUpdateResult.ServerError }),
+    )
   }
 
   private async keysOfOtherWallets(agentContext: AgentContext, recordId: string, keys: string[]): Promise<Set<string>> {

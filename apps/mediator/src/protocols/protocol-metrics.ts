@@ -5,6 +5,7 @@ export class ProtocolMetrics {
   public readonly mediationRequests: Counter<'outcome'>
   public readonly keylistUpdates: Counter<'action' | 'result'>
   public readonly keylistConflictRetries: Counter
+  public readonly keylistContested: Counter
   public readonly unroutableForwards: Counter<'reason'>
 
   public constructor(registry: Registry) {
@@ -23,6 +24,11 @@ export class ProtocolMetrics {
     this.keylistConflictRetries = new Counter({
       name: 'mediator_keylist_update_conflict_retries_total',
       help: 'Keylist updates re-read and re-applied because another worker updated the same mediation record',
+      registers: [registry],
+    })
+    this.keylistContested = new Counter({
+      name: 'mediator_keylist_keys_contested_total',
+      help: 'Keys two wallets added at the same instant, given up after the write so that no key has two holders',
       registers: [registry],
     })
     this.unroutableForwards = new Counter({

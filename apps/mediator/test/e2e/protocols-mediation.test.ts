@@ -210,6 +210,31 @@ describe('coordinate-mediation 1.0 against a cluster with an allow list and two 
     console.info(`keylist update conflict retries across the workers: ${conflicts}`)
   })
 
+  it('never leaves a key with two wallets when both add it at the same instant on two workers', async () => {
+    const wallets = [await granted('erin'), await granted('frank')]
+    const keys = Array.from({ length: 12 }, () => randomRecipientKey())
+    const told = await Promise.all(
+      keys.map(async (key) => {
+        const responses = await Promise.all(wallets.map((w) => update(w.client, [{ recipient_key: key.did, action: 'add' }])))
+        return responses.map((r) => (r.updated as Array<{ result: string }>)[0]?.result)
+      }),
+    )
+    // What the wallets were told is what is stored, and no key has two holders.
+    const stored = await Promise.all(wallets.map(async (w) => new Set(keysOf(await query(w.client)))))
+    keys.forEach((key, i) => {
+      const results = told[i] ?? []
+      expect(results.filter((r) => r === 'success').length, JSON.stringify(results)).toBeLessThanOrEqual(1)
+      wallets.forEach((_, w) => expect(stored[w]?.has(key.did), `${key.did} ${results[w]}`).toBe(results[w] === 'success'))
+    })
+    const { rows } = await cluster.db.pool.query<{ holders: number }>(
+      `SELECT count(*)::int AS holders FROM ${RECORDS_TABLE}, jsonb_array_elements_text(tags->'recipientKeys') AS key
+       WHERE type = 'MediationRecord' GROUP BY key ORDER BY holders DESC LIMIT 1`,
+    )
+    expect(rows[0]?.holders ?? 0).toBeLessThanOrEqual(1)
+    const contested = await metricSum(cluster, 'mediator_keylist_keys_contested_total')
+    console.info(`keys added by two wallets at once and given up after the write: ${contested}`)
+  })
+
   it('a connections 1.0 wallet gets trust ping answers and discovers the mediator protocols', async () => {
     const { client } = await granted('alice', DidCommHandshakeProtocol.Connections)
     expect(client.connection.protocol).toBe(DidCommHandshakeProtocol.Connections)
