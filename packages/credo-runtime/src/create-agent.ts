@@ -1,5 +1,6 @@
 import {
   Agent,
+  type AgentDependencies,
   CacheModule,
   InMemoryLruCache,
   Kms,
@@ -26,6 +27,8 @@ export interface CreateCredoAgentOptions<
   logger?: Logger
   /** Entries of the per-process DID resolution cache (default 1,000). */
   cacheLimit?: number
+  /** The fetch Credo's HTTP transport and resolvers use (default: Node's). */
+  fetch?: AgentDependencies['fetch']
   /**
    * More modules, registered after the DIDComm module: a module here may replace a service that
    * DIDComm registered (Credo resolves the last registration).
@@ -48,7 +51,7 @@ export function createCredoAgent<
       // on purpose, not as a side effect of a worker starting.
       autoUpdateStorageOnStartup: false,
     },
-    dependencies: agentDependencies,
+    dependencies: options.fetch ? { ...agentDependencies, fetch: options.fetch } : agentDependencies,
     modules: {
       kms: new Kms.KeyManagementModule({ backends: [options.kms] }),
       storage: new StorageServiceModule(options.storage),

@@ -14,10 +14,12 @@ export interface TestRedisPrefix {
   cleanup(): Promise<void>
 }
 
-/** Gives a test its own Redis key prefix and removes everything under it afterwards. */
-export async function createTestRedisPrefix(label = 't'): Promise<TestRedisPrefix> {
+/**
+ * Gives a test its own Redis key prefix and removes everything under it afterwards; on the shared test
+ * Redis unless the test brings its own (`redisUrl`).
+ */
+export async function createTestRedisPrefix(label = 't', redisUrl = testRedisUrl()): Promise<TestRedisPrefix> {
   const prefix = `test:${label.replace(/[^a-z0-9_-]/gi, '_')}:${randomBytes(4).toString('hex')}`
-  const redisUrl = testRedisUrl()
   const scanKeys = async (each: (redis: Redis, keys: string[]) => Promise<unknown>) => {
     const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 })
     await redis.connect()

@@ -117,6 +117,19 @@ export async function startWallet(label: string, strategy = DidCommMediatorPicku
   }
 }
 
+/**
+ * Credo's HTTP transport takes any answer for delivered, a 503 included. A careful sender does not: a
+ * message the mediator did not acknowledge (2xx) fails, so that it can be sent again.
+ */
+const fetchAcknowledgedOnly: typeof fetch = async (input, init) => {
+  const response = await fetch(input, init)
+  if (init?.method === 'POST' && !response.ok) {
+    await response.body?.cancel()
+    throw new Error(`not acknowledged: HTTP ${response.status}`)
+  }
+  return response
+}
+
 /** Another agent with an HTTP endpoint of its own, sending to wallets through the mediator. */
 export async function startSender(label: string) {
   const p = await agentPlatform(`sender_${label}`)
@@ -124,6 +137,7 @@ export async function startSender(label: string) {
   const agent = createCredoAgent({
     kms: p.kms,
     storage: p.storage,
+    fetch: fetchAcknowledgedOnly,
     didcomm: {
       endpoints: [`http://127.0.0.1:${port}`],
       transports: { inbound: [new HttpWsInboundTransport({ port })], outbound: [new DidCommHttpOutboundTransport()] },
@@ -148,7 +162,7 @@ export async function startSender(label: string) {
     },
     /**
      * Sends a basic message the way a careful sender does: when the mediator did not acknowledge it
-     * (the relay died mid-request, nothing answered), it sends it again, until `timeoutMs`. Returns
+     * (the relay died mid-request, nothing answered, or it answered 503), it sends it again, until `timeoutMs`. Returns
      * how many attempts it took.
      */
     async sendUntilAccepted(connectionId: string, content: string, timeoutMs = 60_000): Promise<number> {

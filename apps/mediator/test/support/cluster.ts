@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { createTestRedisPrefix, createTestSchema, testDatabaseUrl, testRedisUrl } from '@mediator/test-support'
+import { createTestRedisPrefix, createTestSchema, testDatabaseUrl } from '@mediator/test-support'
 import type { TestRedisPrefix, TestSchema } from '@mediator/test-support'
 import { freePort } from './ports.js'
 import { startApp, startOnFreePorts, waitForReady, type ManagedProcess } from './processes.js'
@@ -45,9 +45,11 @@ export class TestCluster {
     relays: number
     workers: number
     env?: Record<string, string>
+    /** A Redis of the test's own (one it kills, say) instead of the shared test Redis. */
+    redisUrl?: string
   }): Promise<TestCluster> {
     const db = await createTestSchema(opts.label)
-    const redis = await createTestRedisPrefix(opts.label)
+    const redis = await createTestRedisPrefix(opts.label, opts.redisUrl)
     const balancer = new TcpBalancer([])
     await balancer.listen()
     const cluster = new TestCluster(db, redis, balancer, opts.env ?? {})
@@ -91,7 +93,7 @@ export class TestCluster {
       INTERNAL_PORT: String(internalPort),
       INTERNAL_URL: `http://127.0.0.1:${internalPort}`,
       INTERNAL_SECRET: this.secret,
-      REDIS_URL: testRedisUrl(),
+      REDIS_URL: this.redis.redisUrl,
       REDIS_PREFIX: this.redis.prefix,
       REGISTRY_HEARTBEAT_MS: '1000',
       HEARTBEAT_INTERVAL_MS: '5000',
@@ -121,7 +123,7 @@ export class TestCluster {
       DATABASE_URL: testDatabaseUrl(),
       DATABASE_SCHEMA: this.db.schema,
       DATABASE_POOL_SIZE: '5',
-      REDIS_URL: testRedisUrl(),
+      REDIS_URL: this.redis.redisUrl,
       REDIS_PREFIX: this.redis.prefix,
       KMS_MASTER_KEY: this.masterKey,
       INTERNAL_SECRET: this.secret,
