@@ -1,8 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { TestCluster } from '../support/cluster.js'
-import { ClusterProbe } from '../support/cluster-probe.js'
+import { describe, expect, it } from 'vitest'
+import { useClusterScenario } from '../support/cluster-scenario.js'
 import { PrivateRedis } from '../support/private-redis.js'
-import { startSender, startWallet, type TestSender, type TestWallet } from '../support/agents.js'
+import { startSender, startWallet } from '../support/agents.js'
 import { waitUntil } from '../support/wait.js'
 
 /**
@@ -11,53 +10,41 @@ import { waitUntil } from '../support/wait.js'
  * sends again), every process reconnects by itself, and every message a relay acknowledged arrives.
  */
 describe('kill -9 of Redis mid-stream, AOF on', () => {
-  let redis: PrivateRedis
-  let cluster: TestCluster
-  let probe: ClusterProbe
-  let wallet: TestWallet | undefined
-  let sender: TestSender | undefined
-
-  beforeAll(async () => {
-    redis = await PrivateRedis.start()
-    cluster = await TestCluster.start({ label: 'e2e_redis_kill', relays: 2, workers: 2, redisUrl: redis.url })
-    probe = new ClusterProbe(cluster)
-  })
-  afterAll(async () => {
-    try {
-      await sender?.close()
-      await wallet?.close()
-    } finally {
-      await probe?.close()
-      await cluster?.stop()
-      await redis?.stop()
-    }
-  })
+  let redis: PrivateRedis | undefined
+  const scenario = useClusterScenario(
+    { label: 'e2e_redis_kill', relays: 2, workers: 2 },
+    {
+      beforeStart: async () => {
+        redis = await PrivateRedis.start()
+        return { redisUrl: redis.url }
+      },
+      afterStop: async () => redis?.stop(),
+    },
+  )
 
   it('delivers every acknowledged message once Redis is back, and none after its confirmation', async () => {
-    wallet = await startWallet('redis_kill')
+    const { cluster, probe } = scenario
+    const wallet = (scenario.wallet = await startWallet('redis_kill'))
     const { mediation } = await wallet.obtainMediation(await cluster.invitationUrl())
     await wallet.agent.didcomm.mediationRecipient.initiateMessagePickup(mediation)
     await waitUntil('the wallet live session', async () => (await probe.liveSessions())[0])
-    sender = await startSender('redis_kill')
+    const sender = (scenario.sender = await startSender('redis_kill'))
     const connection = await sender.connectTo(wallet)
-    const failWithLogs = async (error: Error): Promise<never> => {
-      throw new Error(`${error.message}\n${wallet?.tracker.summary()}\n${await probe.describe()}\n${cluster.logs()}`)
-    }
-    const send = (texts: string[]) => Promise.all(texts.map((t) => sender!.sendUntilAccepted(connection.id, t, 90_000)))
+    const send = (texts: string[]) => Promise.all(texts.map((t) => sender.sendUntilAccepted(connection.id, t, 90_000)))
 
     const before = Array.from({ length: 10 }, (_, i) => `before ${i}`)
     const during = Array.from({ length: 10 }, (_, i) => `during ${i}`)
     const after = Array.from({ length: 10 }, (_, i) => `after ${i}`)
     await send(before)
-    await redis.kill9()
+    await redis?.kill9()
     // Sent while Redis is down: refused (503) until it is back, then accepted.
     const duringSent = send(during)
     await new Promise((resolve) => setTimeout(resolve, 2_000))
-    await redis.restart()
+    await redis?.restart()
     const attempts = await duringSent
     await send(after)
 
-    await wallet.inbox.waitFor([...before, ...during, ...after], 120_000).catch(failWithLogs)
+    await wallet.inbox.waitFor([...before, ...during, ...after], 120_000).catch(scenario.failWithLogs)
     expect(wallet.tracker.violations(), wallet.tracker.summary()).toEqual([])
     expect(await probe.deadLetters()).toEqual([])
     console.info(

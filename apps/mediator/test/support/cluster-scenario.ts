@@ -13,11 +13,20 @@ export interface ClusterScenario {
   failWithLogs(error: Error): Promise<never>
 }
 
+type StartOptions = Parameters<typeof TestCluster.start>[0]
+
+export interface ClusterScenarioHooks {
+  /** Runs before the cluster starts; what it returns is added to the start options (a `redisUrl`, say). */
+  beforeStart?(): Promise<Partial<StartOptions>>
+  /** Runs after the cluster stopped (to stop what `beforeStart` started). */
+  afterStop?(): Promise<void>
+}
+
 /**
  * A cluster (with a probe on it) started before a file's tests and stopped after them, with the
  * wallet and sender the tests create closed first, even when a test failed half-way.
  */
-export function useClusterScenario(options: Parameters<typeof TestCluster.start>[0]): ClusterScenario {
+export function useClusterScenario(options: StartOptions, hooks: ClusterScenarioHooks = {}): ClusterScenario {
   let cluster: TestCluster | undefined
   let probe: ClusterProbe | undefined
   const scenario: ClusterScenario = {
@@ -35,7 +44,8 @@ export function useClusterScenario(options: Parameters<typeof TestCluster.start>
     },
   }
   beforeAll(async () => {
-    cluster = await TestCluster.start(options)
+    const extra = (await hooks.beforeStart?.()) ?? {}
+    cluster = await TestCluster.start({ ...options, ...extra })
     probe = new ClusterProbe(cluster)
   })
   afterAll(async () => {
@@ -45,6 +55,7 @@ export function useClusterScenario(options: Parameters<typeof TestCluster.start>
     } finally {
       await probe?.close()
       await cluster?.stop()
+      await hooks.afterStop?.()
     }
   })
   return scenario
