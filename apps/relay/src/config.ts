@@ -54,6 +54,8 @@ export const relayEnvSchema = z.object({
   DRAIN_TIMEOUT_MS: envInt({ min: 0 }).default(15_000),
   ENQUEUE_TIMEOUT_MS: envInt({ min: 50 }).default(DEFAULT_INBOUND_ADD_TIMEOUT_MS),
   WS_ENQUEUE_RETRY_MS: envInt({ min: 0 }).default(10_000),
+  // Below the 15 s after which Credo's HTTP transport gives up on a request.
+  HTTP_ENQUEUE_RETRY_MS: envInt({ min: 0 }).default(5_000),
   RETRY_AFTER_SECONDS: envInt({ min: 1 }).default(5),
   RECENTLY_CLOSED_MAX: envInt({ min: 0 }).default(50_000),
   RECENTLY_CLOSED_TTL_MS: envInt({ min: 0 }).default(10 * 60_000),
@@ -91,6 +93,7 @@ export interface RelayConfig {
   drainTimeoutMs: number
   enqueueTimeoutMs: number
   wsEnqueueRetryMs: number
+  httpEnqueueRetryMs: number
   retryAfterSeconds: number
   recentlyClosedMax: number
   recentlyClosedTtlMs: number
@@ -126,6 +129,7 @@ export function loadRelayConfig(env: Record<string, string | undefined> = proces
     drainTimeoutMs: e.DRAIN_TIMEOUT_MS,
     enqueueTimeoutMs: e.ENQUEUE_TIMEOUT_MS,
     wsEnqueueRetryMs: e.WS_ENQUEUE_RETRY_MS,
+    httpEnqueueRetryMs: e.HTTP_ENQUEUE_RETRY_MS,
     retryAfterSeconds: e.RETRY_AFTER_SECONDS,
     recentlyClosedMax: e.RECENTLY_CLOSED_MAX,
     recentlyClosedTtlMs: e.RECENTLY_CLOSED_TTL_MS,

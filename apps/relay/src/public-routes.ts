@@ -10,6 +10,7 @@ import type { HeldRequests } from './held-requests.js'
 import { inspectEnvelope } from './envelope.js'
 import { pickHeaders } from './headers.js'
 import { sendProblem } from './problem.js'
+import { addWithRetry } from './enqueue-retry.js'
 
 export const DIDCOMM_CONTENT_TYPES = [
   'application/didcomm-envelope-enc',
@@ -83,19 +84,22 @@ export function registerPublicRoutes(app: FastifyInstance, deps: PublicRoutesDep
     if (replyExpected) metrics.heldRequests.inc()
 
     const started = process.hrtime.bigint()
+    const job = {
+      v: INBOUND_JOB_VERSION,
+      kind: 'message',
+      relayId: config.relayId,
+      socketId: requestId,
+      transport: 'http',
+      messageId,
+      receivedAt: Date.now(),
+      payload,
+      replyExpected,
+      headers: pickHeaders(request.headers, config.forwardHeaders),
+    } as const
     try {
-      await queue.addMessage({
-        v: INBOUND_JOB_VERSION,
-        kind: 'message',
-        relayId: config.relayId,
-        socketId: requestId,
-        transport: 'http',
-        messageId,
-        receivedAt: Date.now(),
-        payload,
-        replyExpected,
-        headers: pickHeaders(request.headers, config.forwardHeaders),
-      })
+      // The sender waits meanwhile: a Redis failover of a few seconds costs it time, not a 503 that
+      // many senders (Credo's HTTP transport among them) take for delivered and drop.
+      await addWithRetry(() => queue.addMessage(job), config.httpEnqueueRetryMs)
     } catch (err) {
       held.answer(requestId, { kind: 'shutdown' })
       metrics.rejected.inc({ transport: 'http', reason: 'redis_unavailable' })

@@ -12,6 +12,7 @@ import type { RecentlyClosed } from './recently-closed.js'
 import { inspectEnvelope } from './envelope.js'
 import { NO_HEADERS, pickHeaders } from './headers.js'
 import { takeToken } from './rate-limit.js'
+import { addWithRetry } from './enqueue-retry.js'
 
 /** WebSocket close codes the relay uses, with the reason it gives. */
 export const CloseCode = {
@@ -287,10 +288,9 @@ export class WsGateway {
       metrics.rejected.inc({ transport: 'ws', reason: 'redis_unavailable' })
       return
     }
-    const giveUpAt = Date.now() + config.wsEnqueueRetryMs
-    for (let attempt = 0; ; attempt++) {
-      const started = process.hrtime.bigint()
-      try {
+    const started = process.hrtime.bigint()
+    try {
+      await addWithRetry(async () => {
         if (item.kind === 'message') {
           await queue.addMessage({
             ...ref,
@@ -301,36 +301,27 @@ export class WsGateway {
             replyExpected: false,
             headers: ws.headers,
           })
-          metrics.accepted.inc({ transport: 'ws' })
         } else if (item.kind === 'opened') {
           await queue.addSocketOpened({ ...ref, kind: 'socket-opened', at: item.at, headers: ws.headers })
         } else {
           await queue.addSocketClosed({ ...ref, kind: 'socket-closed', at: item.at, code: item.code, reason: item.reason })
         }
-        metrics.jobAddSeconds.observe({ kind: item.kind }, Number(process.hrtime.bigint() - started) / 1e9)
-        return
-      } catch (err) {
-        if (Date.now() + retryDelay(attempt) >= giveUpAt) {
-          logger.error({ socketId: ws.socketId, kind: item.kind, err: (err as Error).message }, 'could not store inbound job')
-          if (item.kind === 'message') metrics.rejected.inc({ transport: 'ws', reason: 'redis_unavailable' })
-          if (ws.readyState === WebSocket.OPEN) {
-            ws.refused = true
-            ws.endNote = REDIS_GAVE_UP
-            ws.close(CloseCode.TryAgainLater, 'try again later')
-          }
-          return
-        }
-        await delay(retryDelay(attempt))
+      }, config.wsEnqueueRetryMs)
+      if (item.kind === 'message') metrics.accepted.inc({ transport: 'ws' })
+      metrics.jobAddSeconds.observe({ kind: item.kind }, Number(process.hrtime.bigint() - started) / 1e9)
+    } catch (err) {
+      logger.error({ socketId: ws.socketId, kind: item.kind, err: (err as Error).message }, 'could not store inbound job')
+      if (item.kind === 'message') metrics.rejected.inc({ transport: 'ws', reason: 'redis_unavailable' })
+      if (ws.readyState === WebSocket.OPEN) {
+        ws.refused = true
+        ws.endNote = REDIS_GAVE_UP
+        ws.close(CloseCode.TryAgainLater, 'try again later')
       }
     }
   }
 }
 
 const REDIS_GAVE_UP = 'message store unavailable'
-
-function retryDelay(attempt: number): number {
-  return Math.min(100 * 2 ** attempt, 1_000)
-}
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms))

@@ -2,6 +2,8 @@ import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { Redis } from 'ioredis'
+import { Queue } from 'bullmq'
+import { INBOUND_QUEUE_NAME } from '@mediator/contracts'
 import { connect, envelope, relayFixture, unusedPort } from './support.js'
 import type { RelayFixture } from './support.js'
 
@@ -44,6 +46,7 @@ describe('relay when Redis is down', () => {
       REDIS_URL: `redis://127.0.0.1:${port}`,
       ENQUEUE_TIMEOUT_MS: '200',
       WS_ENQUEUE_RETRY_MS: '300',
+      HTTP_ENQUEUE_RETRY_MS: '300',
       RETRY_AFTER_SECONDS: '7',
     })
     const res = await fetch(r.httpUrl, { method: 'POST', headers: DIDCOMM, body: envelope('Anoncrypt', 'lost?') })
@@ -59,7 +62,8 @@ describe('relay when Redis is down', () => {
     const port = await unusedPort()
     let redis = await startRedis(port)
     privateRedis.push(redis)
-    const r = await f.start({ REDIS_URL: `redis://127.0.0.1:${port}`, ENQUEUE_TIMEOUT_MS: '500' })
+    // No retry window: the 503 comes at once.
+    const r = await f.start({ REDIS_URL: `redis://127.0.0.1:${port}`, ENQUEUE_TIMEOUT_MS: '500', HTTP_ENQUEUE_RETRY_MS: '0' })
     const ok = await fetch(r.httpUrl, { method: 'POST', headers: DIDCOMM, body: envelope('Anoncrypt', 'before') })
     expect(ok.status).toBe(202)
 
@@ -79,5 +83,26 @@ describe('relay when Redis is down', () => {
       { timeout: 15_000, interval: 200 },
     )
     expect((await fetch(`${r.addr.internalUrl}/readyz`)).status).toBe(200)
+  })
+
+  it('holds a POST while Redis is briefly away, and stores it once when Redis is back', async () => {
+    const port = await unusedPort()
+    let redis = await startRedis(port)
+    privateRedis.push(redis)
+    const r = await f.start({ REDIS_URL: `redis://127.0.0.1:${port}`, ENQUEUE_TIMEOUT_MS: '300', HTTP_ENQUEUE_RETRY_MS: '10000' })
+    await stopRedis(redis)
+    const body = envelope('Anoncrypt', 'failover')
+    const answer = fetch(r.httpUrl, { method: 'POST', headers: DIDCOMM, body })
+    await new Promise((resolve) => setTimeout(resolve, 1_000))
+    redis = await startRedis(port)
+    privateRedis.push(redis)
+    expect((await answer).status).toBe(202)
+    const reader = new Queue(INBOUND_QUEUE_NAME, { connection: { host: '127.0.0.1', port }, prefix: f.keys.bullPrefix })
+    try {
+      const stored = (await reader.getJobs(['waiting'])).filter((j) => (j.data as { payload?: string }).payload === body)
+      expect(stored).toHaveLength(1)
+    } finally {
+      await reader.close()
+    }
   })
 })
