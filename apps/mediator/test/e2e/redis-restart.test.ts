@@ -6,8 +6,9 @@ import { waitUntil } from '../support/wait.js'
 
 /**
  * Guarantee 1 when Redis itself dies: kill -9 of Redis (AOF on, fsync always) while a sender streams
- * messages to a live wallet, then Redis back on the same data. Relays answer 503 meanwhile (the sender
- * sends again), every process reconnects by itself, and every message a relay acknowledged arrives.
+ * messages to a live wallet, then Redis back on the same data. Relays hold the POSTs meanwhile (or
+ * answer 503, and the sender sends again), every process reconnects by itself, and every message a
+ * relay acknowledged arrives.
  */
 describe('kill -9 of Redis mid-stream, AOF on', () => {
   let redis: PrivateRedis | undefined
@@ -37,7 +38,7 @@ describe('kill -9 of Redis mid-stream, AOF on', () => {
     const after = Array.from({ length: 10 }, (_, i) => `after ${i}`)
     await send(before)
     await redis?.kill9()
-    // Sent while Redis is down: refused (503) until it is back, then accepted.
+    // Sent while Redis is down: held by the relays until it is back (or refused, and sent again).
     const duringSent = send(during)
     await new Promise((resolve) => setTimeout(resolve, 2_000))
     await redis?.restart()
