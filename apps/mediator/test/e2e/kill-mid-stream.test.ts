@@ -1,7 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { TestCluster } from '../support/cluster.js'
-import { ClusterProbe } from '../support/cluster-probe.js'
-import { startSender, startWallet, type TestSender, type TestWallet } from '../support/agents.js'
+import { describe, expect, it } from 'vitest'
+import { useClusterScenario } from '../support/cluster-scenario.js'
+import { startSender, startWallet } from '../support/agents.js'
 import { waitUntil } from '../support/wait.js'
 
 /**
@@ -10,41 +9,25 @@ import { waitUntil } from '../support/wait.js'
  * through the balancer by itself, and none arrives again after the wallet's confirmation was taken.
  */
 describe('kill -9 of a worker and of the wallet relay mid-stream', () => {
-  let cluster: TestCluster
-  let probe: ClusterProbe
-  let wallet: TestWallet
-  let sender: TestSender
-
-  beforeAll(async () => {
-    cluster = await TestCluster.start({
-      label: 'e2e_kill',
-      relays: 2,
-      workers: 2,
-      env: {
-        // The dead worker's jobs come back once their lock expired and a stalled-job check ran: seconds,
-        // not the production 30 s + 15 s. The lock is renewed every 3 s, plenty on a loaded machine.
-        INBOUND_LOCK_DURATION_MS: '6000',
-        INBOUND_STALLED_INTERVAL_MS: '2000',
-        // Longer than the test: what the dead relay held must come back by the wallet's reconnect, not
-        // by a lease running out (and a lease running out under load while the wallet's confirmation
-        // is on its way would make a second delivery cross that confirmation on the wire).
-        PICKUP_LEASE_MS: '120000',
-      },
-    })
-    probe = new ClusterProbe(cluster)
-  })
-  afterAll(async () => {
-    try {
-      await sender?.close()
-      await wallet?.close()
-    } finally {
-      await probe?.close()
-      await cluster?.stop()
-    }
+  const scenario = useClusterScenario({
+    label: 'e2e_kill',
+    relays: 2,
+    workers: 2,
+    env: {
+      // The dead worker's jobs come back once their lock expired and a stalled-job check ran: seconds,
+      // not the production 30 s + 15 s. The lock is renewed every 3 s, plenty on a loaded machine.
+      INBOUND_LOCK_DURATION_MS: '6000',
+      INBOUND_STALLED_INTERVAL_MS: '2000',
+      // Longer than the test: what the dead relay held must come back by the wallet's reconnect, not
+      // by a lease running out (and a lease running out under load while the wallet's confirmation
+      // is on its way would make a second delivery cross that confirmation on the wire).
+      PICKUP_LEASE_MS: '120000',
+    },
   })
 
   it('delivers every acknowledged message and never one the wallet confirmed', async () => {
-    wallet = await startWallet('kill')
+    const { cluster, probe, failWithLogs } = scenario
+    const wallet = (scenario.wallet = await startWallet('kill'))
     const { mediation } = await wallet.obtainMediation(await cluster.invitationUrl())
     await wallet.agent.didcomm.mediationRecipient.initiateMessagePickup(mediation)
     const live = await waitUntil('the wallet live session', async () => (await probe.liveSessions())[0])
@@ -53,11 +36,8 @@ describe('kill -9 of a worker and of the wallet relay mid-stream', () => {
     const victim = cluster.workers[0]
     if (!walletRelay || !otherRelay || !victim) throw new Error('cluster layout not as expected')
 
-    sender = await startSender('kill')
+    const sender = (scenario.sender = await startSender('kill'))
     const connection = await sender.connectTo(wallet)
-    const failWithLogs = async (error: Error) => {
-      throw new Error(`${error.message}\n${wallet.tracker.summary()}\n${await probe.describe()}\n${cluster.logs()}`)
-    }
 
     // Four concurrent streams. Both workers are frozen at first, so a backlog builds; then the victim
     // alone is thawed and, while it is busy with the backlog, killed together with the wallet's

@@ -1,7 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { TestCluster } from '../support/cluster.js'
-import { ClusterProbe } from '../support/cluster-probe.js'
-import { startSender, startWallet, type TestSender, type TestWallet } from '../support/agents.js'
+import { describe, expect, it } from 'vitest'
+import { useClusterScenario } from '../support/cluster-scenario.js'
+import { startSender, startWallet } from '../support/agents.js'
 import { waitUntil } from '../support/wait.js'
 
 /**
@@ -9,36 +8,17 @@ import { waitUntil } from '../support/wait.js'
  * it, once each, when it comes back through another relay.
  */
 describe('a wallet that was offline', () => {
-  let cluster: TestCluster
-  let probe: ClusterProbe
-  let wallet: TestWallet
-  let sender: TestSender
-
-  beforeAll(async () => {
-    // A long lease: on a loaded machine a slow confirmation must not turn into a second delivery here.
-    cluster = await TestCluster.start({ label: 'e2e_offline', relays: 2, workers: 1, env: { PICKUP_LEASE_MS: '60000' } })
-    probe = new ClusterProbe(cluster)
-  })
-  afterAll(async () => {
-    try {
-      await sender?.close()
-      await wallet?.close()
-    } finally {
-      await probe?.close()
-      await cluster?.stop()
-    }
-  })
+  // A long lease: on a loaded machine a slow confirmation must not turn into a second delivery here.
+  const scenario = useClusterScenario({ label: 'e2e_offline', relays: 2, workers: 1, env: { PICKUP_LEASE_MS: '60000' } })
 
   it('gets every message queued while it was away, once each, through another relay', async () => {
+    const { cluster, probe, failWithLogs } = scenario
     const [relayA, relayB] = cluster.relays
     if (!relayA || !relayB) throw new Error('two relays expected')
-    const failWithLogs = async (error: Error) => {
-      throw new Error(`${error.message}\n${wallet.tracker.summary()}\n${await probe.describe()}\n${cluster.logs()}`)
-    }
 
     // Mediation and the live session over relay A only.
     cluster.balancer.setTargets([relayA.publicPort])
-    wallet = await startWallet('offline')
+    const wallet = (scenario.wallet = await startWallet('offline'))
     const { mediation } = await wallet.obtainMediation(await cluster.invitationUrl())
     await wallet.agent.didcomm.mediationRecipient.initiateMessagePickup(mediation)
     const live = await waitUntil('the live session on relay A', async () => {
@@ -47,7 +27,7 @@ describe('a wallet that was offline', () => {
     })
     cluster.balancer.setTargets([relayA.publicPort, relayB.publicPort])
 
-    sender = await startSender('offline')
+    const sender = (scenario.sender = await startSender('offline'))
     const connection = await sender.connectTo(wallet)
 
     // Offline: the relay reports the closed socket and the live session ends.
