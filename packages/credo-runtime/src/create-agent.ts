@@ -70,3 +70,16 @@ export type CredoAgent<Options extends DidCommModuleConfigOptions = DidCommModul
 >
 
 export { LogLevel }
+
+/**
+ * The DIDComm options of an agent that only connects to others and exchanges messages with them (a
+ * sender, a test wallet, a test client): connections accepted on its own, no mediation either way,
+ * no credentials, no proofs. Spread it and add the transports (and endpoints).
+ */
+export const peerAgentDidcommOptions = {
+  connections: { autoAcceptConnections: true },
+  mediator: false,
+  mediationRecipient: false,
+  credentials: false,
+  proofs: false,
+} as const

@@ -10,7 +10,7 @@ import {
 import { SodiumKeyManagementService } from '@mediator/kms'
 import { PostgresStorageService } from '@mediator/storage-postgres'
 import { createTestSchema, freePort, type TestSchema } from '@mediator/test-support'
-import { createCredoAgent, HttpWsInboundTransport } from '@mediator/credo-runtime'
+import { createCredoAgent, HttpWsInboundTransport, peerAgentDidcommOptions } from '@mediator/credo-runtime'
 
 /**
  * Proof that Credo 0.6.3 runs on our own pieces only: Node agent dependencies, the sodium KMS and the
@@ -42,13 +42,9 @@ describe('Credo on our KMS and Postgres storage', () => {
       kms,
       storage,
       didcomm: {
+        ...peerAgentDidcommOptions,
         endpoints: [`http://127.0.0.1:${port}`],
         transports: { inbound: [inbound], outbound: [new DidCommHttpOutboundTransport()] },
-        connections: { autoAcceptConnections: true },
-        mediator: false,
-        mediationRecipient: false,
-        credentials: false,
-        proofs: false,
       },
     })
     await agent.initialize()

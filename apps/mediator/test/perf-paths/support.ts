@@ -18,7 +18,7 @@ import {
 import { Redis } from 'ioredis'
 import pino from 'pino'
 import { RedisKeys } from '@mediator/contracts'
-import { createCredoAgent } from '@mediator/credo-runtime'
+import { createCredoAgent, peerAgentDidcommOptions } from '@mediator/credo-runtime'
 import { RedisPickupQueue, RelayRegistry } from '@mediator/redis'
 import { createTestRedisPrefix, testRedisUrl } from '@mediator/test-support'
 import { createMediatorAgent } from '../../src/agent/mediator-agent.js'
@@ -90,12 +90,8 @@ export async function startPairedAgents(label: string, mediatorModules: Record<s
     kms: w.kms,
     storage: w.storage,
     didcomm: {
+      ...peerAgentDidcommOptions,
       transports: { inbound: [], outbound: [new InProcessTransport(() => mediator.context)] },
-      connections: { autoAcceptConnections: true },
-      mediator: false,
-      mediationRecipient: false,
-      credentials: false,
-      proofs: false,
     },
   })
   await wallet.initialize()

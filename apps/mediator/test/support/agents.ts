@@ -6,7 +6,7 @@ import {
   DidCommWsOutboundTransport,
   type DidCommBasicMessageStateChangedEvent,
 } from '@credo-ts/didcomm'
-import { createCredoAgent, HttpWsInboundTransport } from '@mediator/credo-runtime'
+import { createCredoAgent, HttpWsInboundTransport, peerAgentDidcommOptions } from '@mediator/credo-runtime'
 import { freePort } from './ports.js'
 import { agentPlatform } from './agent-platform.js'
 import { DeliveryTracker } from './delivery-tracker.js'
@@ -139,13 +139,9 @@ export async function startSender(label: string) {
     storage: p.storage,
     fetch: fetchAcknowledgedOnly,
     didcomm: {
+      ...peerAgentDidcommOptions,
       endpoints: [`http://127.0.0.1:${port}`],
       transports: { inbound: [new HttpWsInboundTransport({ port })], outbound: [new DidCommHttpOutboundTransport()] },
-      connections: { autoAcceptConnections: true },
-      mediator: false,
-      mediationRecipient: false,
-      credentials: false,
-      proofs: false,
     },
   })
   await agent.initialize()

@@ -11,7 +11,7 @@ import {
   DidCommWsOutboundTransport,
   type DidCommConnectionRecord,
 } from '@credo-ts/didcomm'
-import { createCredoAgent } from '@mediator/credo-runtime'
+import { createCredoAgent, peerAgentDidcommOptions } from '@mediator/credo-runtime'
 import { agentPlatform } from '../../support/agent-platform.js'
 
 export type PlainMessage = Record<string, unknown> & { '@type': string; '@id': string }
@@ -50,12 +50,8 @@ export async function startProtocolClient(label: string) {
     kms,
     storage,
     didcomm: {
+      ...peerAgentDidcommOptions,
       transports: { inbound: [], outbound: [new DidCommHttpOutboundTransport(), new DidCommWsOutboundTransport()] },
-      connections: { autoAcceptConnections: true },
-      mediator: false,
-      mediationRecipient: false,
-      credentials: false,
-      proofs: false,
     },
   })
   await agent.initialize()
