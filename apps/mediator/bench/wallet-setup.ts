@@ -12,7 +12,7 @@ import {
   DidCommMediatorPickupStrategy,
   DidCommWsOutboundTransport,
 } from '@credo-ts/didcomm'
-import { createCredoAgent } from '@mediator/credo-runtime'
+import { createCredoAgent, peerAgentDidcommOptions } from '@mediator/credo-runtime'
 import type { SodiumKeyManagementService } from '@mediator/kms'
 import { agentPlatform } from '../test/support/agent-platform.js'
 
@@ -44,11 +44,8 @@ export async function setUpWallet(label: string, invitationUrl: string): Promise
     kms,
     storage,
     didcomm: {
+      ...peerAgentDidcommOptions,
       transports: { inbound: [], outbound: [new DidCommWsOutboundTransport(), new DidCommHttpOutboundTransport()] },
-      connections: { autoAcceptConnections: true },
-      mediator: false,
-      credentials: false,
-      proofs: false,
       mediationRecipient: { mediatorPickupStrategy: DidCommMediatorPickupStrategy.None },
     },
   })

@@ -55,11 +55,8 @@ export async function startWallet(label: string, strategy = DidCommMediatorPicku
       kms: p.kms,
       storage: p.storage,
       didcomm: {
+        ...peerAgentDidcommOptions,
         transports: { inbound: [], outbound: [new DidCommWsOutboundTransport(), new DidCommHttpOutboundTransport()] },
-        connections: { autoAcceptConnections: true },
-        mediator: false,
-        credentials: false,
-        proofs: false,
         mediationRecipient: {
           mediatorPickupStrategy: strategy,
           mediatorPollingInterval: 500,
