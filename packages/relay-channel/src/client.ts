@@ -1,6 +1,6 @@
 import WebSocket, { type RawData } from 'ws'
 import { internalApiPaths } from '@mediator/contracts'
-import { decodeReplies, frameByteLength, MAX_BATCH_BYTES, RequestBatch, type OutgoingRequest } from './frames.js'
+import { decodeReplies, MAX_BATCH_BYTES, RequestBatch, type OutgoingRequest } from './frames.js'
 
 export interface RelayChannelOptions {
   /** The relay's internal base URL as it announces it (`http://…` or `https://…`). */
@@ -90,8 +90,7 @@ export class RelayChannel {
 
   private enqueue(request: OutgoingRequest): void {
     const last = this.outbox.at(-1)
-    if (last && last.count > 0 && last.byteLength + frameByteLength(request) <= this.maxBatchBytes) last.add(request)
-    else this.outbox.push(batchOf(request))
+    if (!last || !last.addIfFits(request, this.maxBatchBytes)) this.outbox.push(batchOf(request))
     if (this.flushScheduled) return
     this.flushScheduled = true
     // setImmediate, not a microtask: deliveries finished by one read from Redis all land in one batch.

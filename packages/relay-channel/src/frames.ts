@@ -51,21 +51,27 @@ export class RequestBatch {
   private readonly items: SizedRequest[] = []
   private bytes = 0
 
-  public get byteLength(): number {
-    return this.bytes
-  }
-
-  public get count(): number {
-    return this.items.length
-  }
-
   /** Adds a request and returns the size of its frame. */
   public add(request: OutgoingRequest): number {
     const sized = sizeOf(request)
-    const frameBytes = HEADER_BYTES + sized.socketIdBytes + sized.payloadBytes
+    this.push(sized)
+    return frameBytesOf(sized)
+  }
+
+  /**
+   * Adds a request unless the batch would grow past `maxBytes`; an empty batch takes any request (a
+   * frame bigger than the limit travels alone). Sizes the request once.
+   */
+  public addIfFits(request: OutgoingRequest, maxBytes: number): boolean {
+    const sized = sizeOf(request)
+    if (this.items.length > 0 && this.bytes + frameBytesOf(sized) > maxBytes) return false
+    this.push(sized)
+    return true
+  }
+
+  private push(sized: SizedRequest): void {
     this.items.push(sized)
-    this.bytes += frameBytes
-    return frameBytes
+    this.bytes += frameBytesOf(sized)
   }
 
   public toBuffer(): Buffer {
@@ -90,7 +96,10 @@ export class RequestBatch {
 
 /** The size a request's frame will have, without building it. */
 export function frameByteLength(request: OutgoingRequest): number {
-  const { socketIdBytes, payloadBytes } = sizeOf(request)
+  return frameBytesOf(sizeOf(request))
+}
+
+function frameBytesOf({ socketIdBytes, payloadBytes }: SizedRequest): number {
   return HEADER_BYTES + socketIdBytes + payloadBytes
 }
 

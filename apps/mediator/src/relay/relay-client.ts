@@ -48,7 +48,7 @@ export class RelayClient {
   public async send(relayId: string, socketId: string, body: string): Promise<RelayWriteOutcome> {
     const relay = await this.resolve(relayId)
     if (!relay) return { outcome: 'gone', reason: 'relay-unknown' }
-    if (relay.maxSendBytes !== undefined && Buffer.byteLength(body, 'utf8') > relay.maxSendBytes) {
+    if (relay.maxSendBytes !== undefined && exceeds(body, relay.maxSendBytes)) {
       return { outcome: 'failed', reason: `message exceeds the relay's ${relay.maxSendBytes} bytes`, status: SendStatus.TooLarge }
     }
     return this.outcome(relayId, relay, relay.channel.send(socketId, body))
@@ -115,4 +115,15 @@ export class RelayClient {
     this.relays.set(relayId, relay)
     return relay
   }
+}
+
+/**
+ * Whether `body` is more than `maxBytes` in UTF-8. A UTF-16 code unit takes 1 to 3 bytes, so the length
+ * settles most bodies without scanning them; only one near the limit is measured (a send is on the
+ * forward path).
+ */
+function exceeds(body: string, maxBytes: number): boolean {
+  if (body.length > maxBytes) return true
+  if (body.length * 3 <= maxBytes) return false
+  return Buffer.byteLength(body, 'utf8') > maxBytes
 }

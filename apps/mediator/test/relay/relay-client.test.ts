@@ -51,6 +51,8 @@ describe('RelayClient', () => {
     await registry.announce({ ...announced!, maxSendBytes: 8 })
     expect(await client.send(relay.relayId, 's', '12345678')).toEqual({ outcome: 'written' })
     expect(await client.send(relay.relayId, 's', '123456789')).toMatchObject({ outcome: 'failed', status: 413 })
+    // Counted in UTF-8 bytes, not characters: five characters, ten bytes.
+    expect(await client.send(relay.relayId, 's', 'ééééé')).toMatchObject({ outcome: 'failed', status: 413 })
     expect(relay.writesTo('s')).toEqual(['12345678'])
   })
 
