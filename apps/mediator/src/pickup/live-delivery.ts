@@ -16,7 +16,7 @@ import type {
 import type { RelayClient } from '../relay/relay-client.js'
 import type { MediatorMetrics } from '../metrics.js'
 import type { DeliveryPacker } from '../forward/delivery-packer.js'
-import { liveSessionKeysSchema, toEnvelopeKeys } from './live-session-keys.js'
+import { liveSessionKeysSchema, toEnvelopeKeys, type LiveSessionKeys } from './live-session-keys.js'
 
 export type LiveDeliveryOutcome = 'not-live' | 'empty' | 'written' | 'gone' | 'failed'
 
@@ -63,12 +63,13 @@ export class LiveDelivery {
     const { directory, queue } = this.options
     const entry = await directory.lookup(connectionId)
     if (!entry) return 'not-live'
-    if (!liveSessionKeysSchema.safeParse(entry.keys).success) {
+    const keys = liveSessionKeysSchema.safeParse(entry.keys)
+    if (!keys.success) {
       log.warn({ connectionId }, 'live session without packing keys, ignored')
       return 'not-live'
     }
     const messages = await queue.takeFromQueue(agentContext, { connectionId, limit: this.batchSize })
-    return this.deliverTaken(agentContext, connectionId, entry, messages, log, receivedAt)
+    return this.send(agentContext, connectionId, entry, keys.data, messages, log, receivedAt)
   }
 
   /**
@@ -102,16 +103,29 @@ export class LiveDelivery {
     log: Logger,
     receivedAt?: number,
   ): Promise<LiveDeliveryOutcome> {
-    const { directory, queue, relay, metrics } = this.options
     const keys = liveSessionKeysSchema.safeParse(entry.keys)
     if (!keys.success) {
       log.warn({ connectionId }, 'live session without packing keys, ignored')
-      await queue.releaseInFlight(
+      await this.options.queue.releaseInFlight(
         connectionId,
         messages.map((m) => m.id),
       )
       return 'not-live'
     }
+    return this.send(agentContext, connectionId, entry, keys.data, messages, log, receivedAt)
+  }
+
+  /** Packs and sends what was taken for `entry`, whose keys are already checked (see deliverTaken). */
+  private async send(
+    agentContext: AgentContext,
+    connectionId: string,
+    entry: LiveSessionEntry,
+    keys: LiveSessionKeys,
+    messages: QueuedDidCommMessage[],
+    log: Logger,
+    receivedAt?: number,
+  ): Promise<LiveDeliveryOutcome> {
+    const { directory, queue, relay, metrics } = this.options
     if (messages.length === 0) {
       metrics.liveDeliveries.inc({ outcome: 'empty' })
       return 'empty'
@@ -120,10 +134,10 @@ export class LiveDelivery {
     let packed: DidCommEncryptedMessage
     try {
       packed = this.options.packer
-        ? await this.options.packer.packDelivery(agentContext, messages, keys.data)
+        ? await this.options.packer.packDelivery(agentContext, messages, keys)
         : await agentContext.dependencyManager
             .resolve(DidCommEnvelopeService)
-            .packMessage(agentContext, createDeliveryMessage(messages), toEnvelopeKeys(keys.data))
+            .packMessage(agentContext, createDeliveryMessage(messages), toEnvelopeKeys(keys))
     } catch (error) {
       // Nothing left this process: the messages are available again at once, not after the lease.
       await queue.releaseInFlight(
