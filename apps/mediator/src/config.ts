@@ -37,6 +37,12 @@ export const mediatorEnvSchema = z.object({
   PICKUP_RETENTION_DAYS: envInt({ min: 1, max: 3650 }).default(7),
   PICKUP_MAX_MESSAGES: envInt({ min: 1 }).default(10_000),
   PICKUP_LEASE_MS: envInt({ min: 1_000 }).default(60_000),
+  /**
+   * How long the oldest forward still in process may hold later live deliveries and pickups back, so
+   * that a wallet gets its messages in the order the relays acknowledged them (docs/guarantees.md).
+   * Past it (its worker died or hangs) deliveries stop waiting for it.
+   */
+  ORDER_HOLD_MS: envInt({ min: 100, max: 60_000 }).default(2_000),
   OPS_HOST: z.string().default('0.0.0.0'),
   OPS_PORT: envPort().default(4100),
   SHUTDOWN_TIMEOUT_MS: envInt({ min: 0 }).default(25_000),

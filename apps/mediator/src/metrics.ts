@@ -76,6 +76,24 @@ export class MediatorMetrics {
     registers: [this.registry],
   })
 
+  public readonly orderHeld = new Counter({
+    name: 'mediator_order_held_total',
+    help: 'Takes that held a wallet\'s messages back because an earlier-acknowledged message was still in process',
+    registers: [this.registry],
+  })
+
+  public readonly orderHoldExpired = new Counter({
+    name: 'mediator_order_hold_expired_total',
+    help: 'Messages in process that held later deliveries back for longer than ORDER_HOLD_MS and stopped holding them',
+    registers: [this.registry],
+  })
+
+  public readonly orderOpen = new Gauge({
+    name: 'mediator_order_open',
+    help: 'Acknowledged messages in process that later deliveries wait for, cluster-wide (read at scrape time)',
+    registers: [this.registry],
+  })
+
   public readonly inboundQueueDepth = new Gauge({
     name: 'mediator_inbound_queue_depth',
     help: 'Inbound jobs by state (waiting, active, delayed, failed)',

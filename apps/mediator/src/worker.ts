@@ -9,7 +9,7 @@ import type { Logger } from '@mediator/config'
 import { PinoCredoLogger } from '@mediator/credo-runtime'
 import { decodeMasterKey, SodiumKeyManagementService } from '@mediator/kms'
 import { PostgresStorageService } from '@mediator/storage-postgres'
-import { LiveSessionDirectory, RedisPickupQueue, RelayRegistry } from '@mediator/redis'
+import { InboundOrder, LiveSessionDirectory, RedisPickupQueue, RelayRegistry } from '@mediator/redis'
 import type { MediatorConfig } from './config.js'
 import { MediatorMetrics } from './metrics.js'
 import { createMediatorAgent, type MediatorAgent } from './agent/mediator-agent.js'
@@ -23,6 +23,7 @@ import { ClusterPickupSessionService } from './pickup/cluster-pickup-session-ser
 import { SocketLifecycle } from './pickup/socket-lifecycle.js'
 import { RetentionSweeper } from './pickup/retention-sweeper.js'
 import { LeaseSweeper } from './pickup/lease-sweeper.js'
+import { HeldDeliveries } from './pickup/held-deliveries.js'
 import { JobProcessor } from './inbound/job-processor.js'
 import { JobScope } from './inbound/job-scope.js'
 import { InboundConsumer } from './inbound/inbound-consumer.js'
@@ -74,6 +75,8 @@ export class MediatorWorker {
       socketLifecycle: SocketLifecycle
       retentionSweeper: RetentionSweeper
       leaseSweeper: LeaseSweeper
+      heldDeliveries: HeldDeliveries
+      order: InboundOrder
       processor: JobProcessor
     },
   ) {}
@@ -108,6 +111,7 @@ export class MediatorWorker {
     r.socketLifecycle.startRelayReaper(15_000)
     r.retentionSweeper.start(60_000)
     r.leaseSweeper.start(Math.min(15_000, Math.max(250, Math.floor(config.PICKUP_LEASE_MS / 4))))
+    r.heldDeliveries.start(Math.max(100, Math.floor(config.ORDER_HOLD_MS / 2)))
 
     const inboundQueue = new Queue(INBOUND_QUEUE_NAME, { connection: r.redis, prefix: r.keys.bullPrefix })
     this.ops = buildOpsServer({
@@ -125,6 +129,7 @@ export class MediatorWorker {
         for (const [state, count] of Object.entries(counts)) metrics.inboundQueueDepth.set({ state }, count)
         const relays = await r.registry.listAlive()
         metrics.liveSessions.set(await r.directory.countLiveSockets(relays.map((a) => a.relayId)))
+        metrics.orderOpen.set((await r.order.getStats()).open)
       },
     })
     this.ops.addHook('onClose', async () => inboundQueue.close())
@@ -141,6 +146,7 @@ export class MediatorWorker {
     r.socketLifecycle.stopRelayReaper()
     r.retentionSweeper.stop()
     r.leaseSweeper.stop()
+    r.heldDeliveries.stop()
     await this.consumer?.close()
     await this.ops?.close()
     await this.agent.shutdown()
@@ -186,19 +192,22 @@ export async function buildMediatorWorker(config: MediatorConfig, logger: Logger
     leaseMs: config.PICKUP_LEASE_MS,
     maxAgeMs: config.PICKUP_RETENTION_DAYS * 24 * 3600 * 1000,
     maxMessagesPerConnection: config.PICKUP_MAX_MESSAGES,
+    orderHoldMs: config.ORDER_HOLD_MS,
+    onHeld: () => metrics.orderHeld.inc(),
     onExpired: (count, connectionId) => {
       metrics.expiredMessages.inc(count)
       logger.warn({ connectionId, count }, 'queued messages expired before pickup')
     },
     logger,
   })
+  const order = new InboundOrder({ redis, prefix: keys, holdMs: config.ORDER_HOLD_MS })
   const relay = new RelayClient({ registry, secret: config.INTERNAL_SECRET })
   const backgroundWrites = new BackgroundWrites()
   // FAST_FORWARD: forwards and live deliveries skip Credo's generic pipeline (docs/forward-path.md).
   const packer = config.FAST_FORWARD ? new FastDeliveryPacker(new EnvelopePacker(kms)) : undefined
-  const liveDelivery = new LiveDelivery({ directory, queue: pickupQueue, relay, metrics, packer })
-  const sessionService = new ClusterPickupSessionService(directory, liveDelivery, backgroundWrites, config.WORKER_ID, logger)
   const jobScope = new JobScope()
+  const liveDelivery = new LiveDelivery({ directory, queue: pickupQueue, relay, metrics, packer, jobScope })
+  const sessionService = new ClusterPickupSessionService(directory, liveDelivery, backgroundWrites, config.WORKER_ID, logger)
   const deliveringQueue = new DeliveringQueue(pickupQueue, liveDelivery, backgroundWrites, metrics, logger, jobScope)
   const createdDids = config.FAST_FORWARD ? new CreatedDidCache() : undefined
 
@@ -241,6 +250,7 @@ export async function buildMediatorWorker(config: MediatorConfig, logger: Logger
       })
     : undefined
   const shortcut = config.FAST_FORWARD ? new ShortcutChain([forwardFast, pickupFast?.shortcut]) : undefined
+  const heldDeliveries = new HeldDeliveries(order, liveDelivery, agent.context, metrics, logger)
   const processor = new JobProcessor({
     agentContext: agent.context,
     relay,
@@ -248,6 +258,7 @@ export async function buildMediatorWorker(config: MediatorConfig, logger: Logger
     jobScope,
     socketCloseHandler: socketLifecycle,
     shortcut,
+    heldDeliveries,
   })
   return new MediatorWorker(config, logger, metrics, agent, {
     pool,
@@ -262,6 +273,8 @@ export async function buildMediatorWorker(config: MediatorConfig, logger: Logger
     socketLifecycle,
     retentionSweeper: new RetentionSweeper(pickupQueue, logger),
     leaseSweeper: new LeaseSweeper(pickupQueue, liveDelivery, agent.context, metrics, logger),
+    heldDeliveries,
+    order,
     processor,
   })
 }

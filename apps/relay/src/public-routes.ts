@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { isUtf8 } from 'node:buffer'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { INBOUND_JOB_VERSION } from '@mediator/contracts'
-import type { InboundQueue } from '@mediator/redis'
+import type { InboundOrder, InboundQueue } from '@mediator/redis'
 import type { Logger } from '@mediator/config'
 import type { RelayConfig } from './config.js'
 import type { RelayMetrics } from './metrics.js'
@@ -10,7 +10,7 @@ import type { HeldRequests } from './held-requests.js'
 import { inspectEnvelope } from './envelope.js'
 import { pickHeaders } from './headers.js'
 import { sendProblem } from './problem.js'
-import { addWithRetry } from './enqueue-retry.js'
+import { storeMessage } from './enqueue-retry.js'
 
 export const DIDCOMM_CONTENT_TYPES = [
   'application/didcomm-envelope-enc',
@@ -24,6 +24,7 @@ export const REPLY_CONTENT_TYPE = 'application/didcomm-envelope-enc'
 interface PublicRoutesDeps {
   config: RelayConfig
   queue: InboundQueue
+  order: InboundOrder
   metrics: RelayMetrics
   held: HeldRequests
   logger: Logger
@@ -31,7 +32,7 @@ interface PublicRoutesDeps {
 
 /** HTTP POST of DIDComm envelopes: 202 once stored, or held for the reply when authcrypted. */
 export function registerPublicRoutes(app: FastifyInstance, deps: PublicRoutesDeps): void {
-  const { config, queue, metrics, held, logger } = deps
+  const { config, queue, order, metrics, held, logger } = deps
 
   app.removeAllContentTypeParsers()
   // Kept as bytes: the relay checks UTF-8 itself instead of letting a decoder substitute characters.
@@ -99,7 +100,7 @@ export function registerPublicRoutes(app: FastifyInstance, deps: PublicRoutesDep
     try {
       // The sender waits meanwhile: a Redis failover of a few seconds costs it time, not a 503 that
       // many senders (Credo's HTTP transport among them) take for delivered and drop.
-      await addWithRetry(() => queue.addMessage(job), config.httpEnqueueRetryMs)
+      await storeMessage(order, queue, job, envelope.alg !== 'Authcrypt', config.httpEnqueueRetryMs)
     } catch (err) {
       held.answer(requestId, { kind: 'shutdown' })
       metrics.rejected.inc({ transport: 'http', reason: 'redis_unavailable' })

@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify'
 import type { Redis } from 'ioredis'
 import { RedisKeys } from '@mediator/contracts'
 import type { RelayAnnouncement } from '@mediator/contracts'
-import { createFailFastRedis, InboundQueue, RelayRegistry } from '@mediator/redis'
+import { createFailFastRedis, InboundOrder, InboundQueue, RelayRegistry } from '@mediator/redis'
 import { createLogger } from '@mediator/config'
 import { RelayChannelServer } from '@mediator/relay-channel'
 import type { Logger } from '@mediator/config'
@@ -64,6 +64,7 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps = {}): Relay {
     ...(config.jobRemoveOnComplete !== undefined ? { removeOnComplete: config.jobRemoveOnComplete } : {}),
     ...(config.jobRemoveOnFail !== undefined ? { removeOnFail: config.jobRemoveOnFail } : {}),
   })
+  const order = new InboundOrder({ redis, prefix: keys })
   const registry = new RelayRegistry(redis, keys)
   const metrics = new RelayMetrics(config.relayId)
   const recentlyClosed = new RecentlyClosed(config.recentlyClosedMax, config.recentlyClosedTtlMs)
@@ -76,7 +77,7 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps = {}): Relay {
   let closed = false
   const isDraining = () => draining
 
-  const gateway = new WsGateway({ config, queue, metrics, recentlyClosed, logger, isDraining })
+  const gateway = new WsGateway({ config, queue, order, metrics, recentlyClosed, logger, isDraining })
   const sweep = new HeartbeatSweep(config.heartbeatIntervalMs, () => gateway.sweep())
 
   const publicApp: FastifyInstance = Fastify({
@@ -85,7 +86,7 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps = {}): Relay {
     // Held requests wait up to the return-route timeout; let the socket live a little longer than that.
     requestTimeout: config.returnRouteTimeoutMs + 30_000,
   })
-  registerPublicRoutes(publicApp, { config, queue, metrics, held, logger })
+  registerPublicRoutes(publicApp, { config, queue, order, metrics, held, logger })
   registerInvitationRoute(publicApp, { redis, keys })
   publicApp.server.on('upgrade', (req, socket, head) => gateway.handleUpgrade(req, socket, head))
 

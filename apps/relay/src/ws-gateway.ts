@@ -4,7 +4,7 @@ import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { WebSocket, WebSocketServer } from 'ws'
 import { INBOUND_JOB_VERSION } from '@mediator/contracts'
-import type { InboundQueue } from '@mediator/redis'
+import type { InboundOrder, InboundQueue } from '@mediator/redis'
 import type { Logger } from '@mediator/config'
 import type { RelayConfig } from './config.js'
 import type { RelayMetrics, RejectReason } from './metrics.js'
@@ -12,7 +12,7 @@ import type { RecentlyClosed } from './recently-closed.js'
 import { inspectEnvelope } from './envelope.js'
 import { NO_HEADERS, pickHeaders } from './headers.js'
 import { takeToken } from './rate-limit.js'
-import { addWithRetry } from './enqueue-retry.js'
+import { addWithRetry, storeMessage } from './enqueue-retry.js'
 
 /** WebSocket close codes the relay uses, with the reason it gives. */
 export const CloseCode = {
@@ -27,7 +27,7 @@ const PUBLIC_WS_PATHS = new Set(['/', '/ws'])
 
 type PumpItem =
   | { kind: 'opened'; at: number }
-  | { kind: 'message'; messageId: string; receivedAt: number; payload: string }
+  | { kind: 'message'; messageId: string; receivedAt: number; payload: string; barrier: boolean }
   | { kind: 'closed'; at: number; code: number; reason: string }
 
 /**
@@ -55,6 +55,7 @@ export type SendResult = 200 | 404 | 410 | 503
 interface WsGatewayDeps {
   config: RelayConfig
   queue: InboundQueue
+  order: InboundOrder
   metrics: RelayMetrics
   recentlyClosed: RecentlyClosed
   logger: Logger
@@ -213,7 +214,9 @@ export class WsGateway {
     const payload = data.toString('utf8')
     const envelope = inspectEnvelope(payload)
     if (!envelope.ok) return this.refuse(ws, 'not_envelope', CloseCode.InvalidPayload, envelope.problem)
-    this.push(ws, { kind: 'message', messageId: randomUUID(), receivedAt: Date.now(), payload })
+    // An anoncrypted message (a forward) may be for any wallet: later deliveries wait for it.
+    const barrier = envelope.alg !== 'Authcrypt'
+    this.push(ws, { kind: 'message', messageId: randomUUID(), receivedAt: Date.now(), payload, barrier })
   }
 
   private handleClose(ws: RelaySocket, code: number, reason: Buffer): void {
@@ -290,23 +293,26 @@ export class WsGateway {
     }
     const started = process.hrtime.bigint()
     try {
-      await addWithRetry(async () => {
-        if (item.kind === 'message') {
-          await queue.addMessage({
-            ...ref,
-            kind: 'message',
-            messageId: item.messageId,
-            receivedAt: item.receivedAt,
-            payload: item.payload,
-            replyExpected: false,
-            headers: ws.headers,
-          })
-        } else if (item.kind === 'opened') {
-          await queue.addSocketOpened({ ...ref, kind: 'socket-opened', at: item.at, headers: ws.headers })
-        } else {
-          await queue.addSocketClosed({ ...ref, kind: 'socket-closed', at: item.at, code: item.code, reason: item.reason })
-        }
-      }, config.wsEnqueueRetryMs)
+      if (item.kind === 'message') {
+        const job = {
+          ...ref,
+          kind: 'message',
+          messageId: item.messageId,
+          receivedAt: item.receivedAt,
+          payload: item.payload,
+          replyExpected: false,
+          headers: ws.headers,
+        } as const
+        await storeMessage(this.deps.order, queue, job, item.barrier, config.wsEnqueueRetryMs)
+      } else {
+        await addWithRetry(async () => {
+          if (item.kind === 'opened') {
+            await queue.addSocketOpened({ ...ref, kind: 'socket-opened', at: item.at, headers: ws.headers })
+          } else {
+            await queue.addSocketClosed({ ...ref, kind: 'socket-closed', at: item.at, code: item.code, reason: item.reason })
+          }
+        }, config.wsEnqueueRetryMs)
+      }
       if (item.kind === 'message') metrics.accepted.inc({ transport: 'ws' })
       metrics.jobAddSeconds.observe({ kind: item.kind }, Number(process.hrtime.bigint() - started) / 1e9)
     } catch (err) {

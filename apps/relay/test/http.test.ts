@@ -32,6 +32,20 @@ describe('relay over HTTP POST', () => {
     }
   })
 
+  it('gives each acknowledged POST a later place than the one acknowledged before it', async () => {
+    const seqs: number[] = []
+    for (const [alg, marker] of [['Anoncrypt', 'order-1'], ['Anoncrypt', 'order-2'], ['Authcrypt', 'order-3']] as const) {
+      const pending = fetch(r.httpUrl, { method: 'POST', headers: DIDCOMM, body: envelope(alg, marker) })
+      const [job] = (await f.waitForJobs((j) => j.kind === 'message' && j.payload === envelope(alg, marker))) as InboundMessageJob[]
+      expect(job!.order?.barrier).toBe(alg === 'Anoncrypt')
+      seqs.push(job!.order!.seq)
+      if (alg === 'Authcrypt') await r.internal(internalApiPaths.disconnect(job!.socketId), { method: 'POST' })
+      expect((await pending).status).toBe(202)
+    }
+    expect(seqs[1]! - seqs[0]!).toBeGreaterThan(0)
+    expect(seqs[2]! - seqs[1]!).toBeGreaterThan(0)
+  })
+
   it('holds an authcrypted POST until the mediator sends the reply', async () => {
     const pending = fetch(r.httpUrl, { method: 'POST', headers: DIDCOMM, body: envelope('Authcrypt', 'ask') })
     const job = await heldJob('ask')

@@ -7,6 +7,7 @@ import { WebSocket } from 'ws'
 import { vi } from 'vitest'
 import { INBOUND_QUEUE_NAME, RedisKeys, inboundJobSchema } from '@mediator/contracts'
 import type { InboundJob } from '@mediator/contracts'
+import { InboundOrderKeys } from '@mediator/redis'
 import { createTestRedisPrefix } from '@mediator/test-support'
 import type { TestRedisPrefix } from '@mediator/test-support'
 import { createLogger } from '@mediator/config'
@@ -43,6 +44,8 @@ export interface RelayFixture {
   /** Inbound jobs in the order they were added. */
   jobs(): Promise<Array<Job<InboundJob>>>
   waitForJobs(match: (j: InboundJob) => boolean, count?: number): Promise<InboundJob[]>
+  /** Message ids registered as open in the acknowledgement order (no worker has finished them). */
+  orderOpen(): Promise<string[]>
   cleanup(): Promise<void>
 }
 
@@ -96,6 +99,10 @@ export async function relayFixture(label: string): Promise<RelayFixture> {
         { timeout: 10_000, interval: 25 },
       )
       return found
+    },
+    async orderOpen() {
+      const client = await reader.client
+      return client.zrange(new InboundOrderKeys(keys).open, 0, -1)
     },
     async cleanup() {
       await Promise.allSettled(relays.map((r) => r.close()))

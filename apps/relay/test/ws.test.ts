@@ -39,10 +39,24 @@ describe('relay over WebSocket', () => {
     })
     expect(mine[0]).toMatchObject({ kind: 'socket-opened', headers: { 'x-wallet-version': '1.2.3' } })
     expect(mine[6]).toMatchObject({ kind: 'socket-closed', code: 1000 })
+    // Each frame takes the next place in the deployment's order; an authcrypted one (a wallet's own
+    // message, answered to it alone) holds no other delivery back.
+    const places = mine.filter((j): j is InboundMessageJob => j.kind === 'message').map((j) => j.order)
+    expect(places.every((p) => p?.barrier === false)).toBe(true)
+    expect(places.map((p) => p!.seq - places[0]!.seq)).toEqual([0, 1, 2, 3, 4])
     // The job id is the message id, so a retried add cannot make a second job.
     const job = await f.reader.getJob(first.messageId)
     expect(job?.name).toBe('message')
     expect(job?.opts.attempts).toBe(5)
+  })
+
+  it('registers an anoncrypted frame as open until a worker has processed it', async () => {
+    const c = await connect(r.wsUrl)
+    await sendFrame(c.ws, envelope('Anoncrypt', 'ws-forward'))
+    const [job] = (await f.waitForJobs((j) => j.kind === 'message' && j.payload === envelope('Anoncrypt', 'ws-forward'))) as InboundMessageJob[]
+    expect(job!.order).toMatchObject({ barrier: true })
+    expect(await f.orderOpen()).toContain(job!.messageId)
+    c.ws.close(1000)
   })
 
   it('writes a send to the right socket as a text frame, then answers 410 once it closed and 404 for an unknown id', async () => {

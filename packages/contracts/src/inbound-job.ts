@@ -44,6 +44,18 @@ export const inboundMessageJobSchema = z.object({
    */
   replyExpected: z.boolean(),
   headers: forwardedHeadersSchema,
+  /**
+   * Its place in the order relays acknowledged messages in, deployment-wide (a Redis counter read
+   * before the job was stored). Workers queue each wallet's messages in this order; `barrier` says
+   * that deliveries of later messages wait until this one is processed (it may be for any wallet: a
+   * forward). Absent on jobs from relays that predate it: those queue after what is registered.
+   */
+  order: z
+    .object({
+      seq: z.number().int().positive(),
+      barrier: z.boolean(),
+    })
+    .optional(),
 })
 export type InboundMessageJob = z.infer<typeof inboundMessageJobSchema>
 

@@ -1,4 +1,5 @@
 import { RedisKeys } from '@mediator/contracts'
+import { InboundOrderKeys } from './inbound-order-keys.js'
 
 /**
  * Key layout of the pickup queue, all under `{prefix}:pq:`. One connection's queue is a handful of
@@ -10,11 +11,14 @@ import { RedisKeys } from '@mediator/contracts'
 export class PickupQueueKeys {
   /** `{prefix}:pq` */
   public readonly root: string
+  /** The acknowledgement order the queue sorts by and hands out in (see InboundOrder). */
+  public readonly order: InboundOrderKeys
 
   public constructor(prefix: string | RedisKeys) {
     // RedisKeys validates the prefix, so every Redis building block accepts the same prefixes.
     const keys = typeof prefix === 'string' ? new RedisKeys(prefix) : prefix
     this.root = `${keys.prefix}:pq`
+    this.order = new InboundOrderKeys(keys)
   }
 
   /** ZSET connectionId -> queue time (ms) of its oldest message: the retention sweep's work list. */
@@ -42,9 +46,10 @@ export class PickupQueueKeys {
 
   /**
    * KEYS for a pickup-queue script, in the order the scripts expect (see PICKUP_QUEUE_KEY_COUNT):
-   * pending ZSET (id -> add sequence), in-flight ZSET (id -> lease deadline ms), age ZSET
+   * pending ZSET (id -> order key), in-flight ZSET (id -> lease deadline ms), age ZSET
    * (id -> queue time ms), payload HASH (id -> envelope JSON), meta HASH (id -> JSON {s, r, b, d}),
-   * state HASH (seq, bytes), recipient SET (DIDs with an index), then the three shared keys.
+   * state HASH (bytes), recipient SET (DIDs with an index), the three shared keys, then the four
+   * order keys.
    */
   public scriptKeys(connectionId: string): string[] {
     const c = this.connection(connectionId)
@@ -59,6 +64,7 @@ export class PickupQueueKeys {
       this.oldest,
       this.expiredTotal,
       this.leases,
+      ...this.order.scriptKeys(),
     ]
   }
 
@@ -67,7 +73,7 @@ export class PickupQueueKeys {
     return `${this.connection(connectionId)}:idem:${key}`
   }
 
-  /** Prefix of the per-recipient pending indexes: `{...}:r:{recipientDid}` ZSET id -> add sequence. */
+  /** Prefix of the per-recipient pending indexes: `{...}:r:{recipientDid}` ZSET id -> order key. */
   public recipientPrefix(connectionId: string): string {
     return `${this.connection(connectionId)}:r:`
   }

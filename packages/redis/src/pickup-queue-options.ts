@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { DEFAULT_ORDER_HOLD_MS } from './inbound-order.js'
 
 const DAY_MS = 24 * 60 * 60 * 1000
 
@@ -23,6 +24,11 @@ export const pickupQueueSettingsSchema = z.object({
    * job that added it (attempts x backoff plus stalled-job recovery: well under an hour).
    */
   idempotencyWindowMs: z.number().int().positive().default(60 * 60 * 1000),
+  /**
+   * How long the oldest inbound message still being processed may hold later deliveries back (see
+   * InboundOrder); give InboundOrder the same value.
+   */
+  orderHoldMs: z.number().int().positive().default(DEFAULT_ORDER_HOLD_MS),
   /** Connections visited per round trip by `purgeExpired()`. */
   purgeBatchSize: z.number().int().positive().default(100),
 })

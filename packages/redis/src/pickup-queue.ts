@@ -55,11 +55,32 @@ export interface RedisPickupQueueOptions extends PickupQueueSettingsInput {
    */
   clock?: () => number
   logger?: PickupQueueLogger
+  /** Called when a take held messages of the connection back for an earlier inbound message. */
+  onHeld?: (connectionId: string) => void
 }
 
-/** Credo's add options, plus a key that makes a repeated add (a retried job) a no-op. */
-export interface IdempotentAddMessageOptions extends AddMessageOptions {
+/**
+ * Where a queue operation stands in the acknowledgement order (see InboundOrder). Outside an inbound
+ * job, leave both unset: the add then goes after everything registered so far.
+ */
+export interface OrderedOptions {
+  /** The inbound message the caller is processing: its own registration holds nothing back for it. */
+  orderOwner?: string
+}
+
+/**
+ * Credo's add options, plus a key that makes a repeated add (a retried job) a no-op, and the message's
+ * place in the order relays acknowledged it in (orderKeyOf).
+ */
+export interface IdempotentAddMessageOptions extends AddMessageOptions, OrderedOptions {
   idempotencyKey?: string
+  orderKey?: number
+}
+
+/** Credo's take options, plus the caller's place in the order and what to do with held messages. */
+export interface OrderedTakeOptions extends TakeFromQueueOptions, OrderedOptions {
+  /** For a live delivery: when messages are held back, remember the connection so they are delivered once due. */
+  deferIfHeld?: boolean
 }
 
 /** One connection's queue, for metrics. */
@@ -112,7 +133,7 @@ const commands = {
 } as const
 type CommandKey = keyof typeof commands
 
-type TakeReply = [number, ...string[]]
+type TakeReply = [number, number, ...string[]]
 type AddReply = ['ok', number] | ['dup', string] | ['full', PickupQueueLimitKind, number, number, number]
 
 /** Message ids per script call in remove and release. */
@@ -135,9 +156,10 @@ export class RedisPickupQueue implements DidCommQueueTransportRepository {
   private readonly onExpired?: (count: number, connectionId: string) => void
   private readonly clock?: () => number
   private readonly logger?: PickupQueueLogger
+  private readonly onHeld?: (connectionId: string) => void
 
   public constructor(options: RedisPickupQueueOptions) {
-    const { redis, prefix, onExpired, clock, logger, ...settings } = options
+    const { redis, prefix, onExpired, clock, logger, onHeld, ...settings } = options
     assertNoClientKeyPrefix(redis)
     this.settings = pickupQueueSettingsSchema.parse(settings)
     this.keys = new PickupQueueKeys(prefix)
@@ -145,6 +167,7 @@ export class RedisPickupQueue implements DidCommQueueTransportRepository {
     this.onExpired = onExpired
     this.clock = clock
     this.logger = logger
+    this.onHeld = onHeld
     for (const command of Object.values(commands)) {
       const numberOfKeys = 'keys' in command ? command.keys : PICKUP_QUEUE_KEY_COUNT
       redis.defineCommand(command.name, { numberOfKeys, lua: command.lua })
@@ -162,9 +185,14 @@ export class RedisPickupQueue implements DidCommQueueTransportRepository {
     return available
   }
 
+  /**
+   * The oldest available messages, in the order relays acknowledged them, and only those older than
+   * every inbound message still being processed (other than `orderOwner`): a message acknowledged
+   * earlier may still be on its way into this queue.
+   */
   public async takeFromQueue(
     _agentContext: AgentContext,
-    options: TakeFromQueueOptions,
+    options: OrderedTakeOptions,
   ): Promise<QueuedDidCommMessage[]> {
     const asked = options.limit ?? this.settings.maxTakeLimit
     const limit = Number.isFinite(asked) ? Math.max(0, Math.min(Math.floor(asked), this.settings.maxTakeLimit)) : 0
@@ -173,6 +201,9 @@ export class RedisPickupQueue implements DidCommQueueTransportRepository {
       options.recipientDid ?? '',
       options.deleteMessages ? '1' : '0',
       this.settings.leaseMs,
+      options.orderOwner ?? '',
+      this.settings.orderHoldMs,
+      options.deferIfHeld ? '1' : '0',
     ])) as TakeReply
     return this.readTaken(reply, options.connectionId)
   }
@@ -204,7 +235,13 @@ export class RedisPickupQueue implements DidCommQueueTransportRepository {
     const id = randomUUID()
     const asked = Number.isFinite(live.limit) ? Math.floor(live.limit) : 0
     const limit = Math.max(0, Math.min(asked, this.settings.maxTakeLimit))
-    const args = this.scriptArgs(options.connectionId, [...this.addArgs(id, options), limit, this.settings.leaseMs])
+    const args = this.scriptArgs(options.connectionId, [
+      ...this.addArgs(id, options),
+      limit,
+      this.settings.leaseMs,
+      options.orderOwner ?? '',
+      this.settings.orderHoldMs,
+    ])
     // The directory entry goes right after the queue's own KEYS (see addTakeLiveScript).
     const reply = (await this.command(this.redis, 'addTakeLive')(
       ...args.slice(0, PICKUP_QUEUE_KEY_COUNT),
@@ -386,6 +423,7 @@ export class RedisPickupQueue implements DidCommQueueTransportRepository {
       this.settings.maxBytesPerConnection,
       options.idempotencyKey ? this.keys.idempotency(options.connectionId, options.idempotencyKey) : '',
       this.settings.idempotencyWindowMs,
+      options.orderKey !== undefined ? orderKeyArg(options.orderKey) : '',
     ]
   }
 
@@ -402,8 +440,9 @@ export class RedisPickupQueue implements DidCommQueueTransportRepository {
 
   private readTaken(reply: TakeReply, connectionId: string): QueuedDidCommMessage[] {
     this.reportExpired(reply[0], connectionId)
+    if (reply[1] === 1) this.reportHeld(connectionId)
     const messages: QueuedDidCommMessage[] = []
-    for (let i = 1; i + 2 < reply.length; i += 3) {
+    for (let i = 2; i + 2 < reply.length; i += 3) {
       messages.push({
         id: reply[i] as string,
         // Written by addMessage from a DidCommEncryptedMessage; Redis is not an untrusted source.
@@ -440,6 +479,14 @@ export class RedisPickupQueue implements DidCommQueueTransportRepository {
     ]
   }
 
+  private reportHeld(connectionId: string): void {
+    try {
+      this.onHeld?.(connectionId)
+    } catch (error) {
+      this.logger?.warn({ connectionId, err: error }, 'onHeld callback threw')
+    }
+  }
+
   private reportExpired(count: number, connectionId: string): void {
     if (!count) return
     this.logger?.warn({ connectionId, expired: count }, 'pickup queue retention removed messages')
@@ -450,4 +497,10 @@ export class RedisPickupQueue implements DidCommQueueTransportRepository {
       this.logger?.warn({ connectionId, err: error }, 'onExpired callback threw')
     }
   }
+}
+
+/** An order key as the scripts take it: an integer, written out in full (no exponent). */
+function orderKeyArg(key: number): string {
+  if (!Number.isSafeInteger(key) || key < 0) throw new RangeError(`order key must be a non-negative safe integer, got ${key}`)
+  return String(key)
 }

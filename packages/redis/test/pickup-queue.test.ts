@@ -335,7 +335,8 @@ describe('RedisPickupQueue', () => {
     clock.advance(1_001)
     expect(await queue.purgeExpired()).toEqual({ connections: 30, expired: 60 })
     expect(counted).toBe(60)
-    expect(await t.listKeys()).toEqual([`${t.prefix}:pq:expired-total`])
+    // The deployment-wide order counter stays: it orders every later message.
+    expect(await t.listKeys()).toEqual([`${t.prefix}:order:seq`, `${t.prefix}:pq:expired-total`])
   })
 
   it('refuses a message over the message cap with PickupQueueFullError and loses nothing', async () => {
@@ -443,7 +444,8 @@ describe('RedisPickupQueue', () => {
     await queue.removeMessages(ctx, { connectionId: 'c1', messageIds: ids })
     await queue.takeFromQueue(ctx, { connectionId: 'c2', limit: 1 })
     expect(await queue.deleteConnection('c2')).toBe(3)
-    expect(await t.listKeys()).toEqual([])
+    // Nothing per connection; only the deployment-wide order counter, which orders every later message.
+    expect(await t.listKeys()).toEqual([`${t.prefix}:order:seq`])
     expect(await queue.getGlobalStats()).toEqual({ connectionsWithMessages: 0, expiredTotal: 0 })
   })
 

@@ -5,6 +5,7 @@ import type { Logger } from '@mediator/config'
 import type { RelayClient } from '../relay/relay-client.js'
 import { RelayTransportSession } from '../relay/relay-transport-session.js'
 import type { BackgroundWrites } from '../pickup/background-writes.js'
+import type { HeldDeliveries } from '../pickup/held-deliveries.js'
 import type { JobScope } from './job-scope.js'
 
 /** true: handled; 'answered': handled, and its reply answered a held request; false: Credo's. */
@@ -37,6 +38,8 @@ export interface JobProcessorDeps {
   jobScope?: JobScope
   socketCloseHandler: SocketCloseHandler
   shortcut?: InboundShortcut
+  /** Told when a message that later deliveries wait for is processed. */
+  heldDeliveries?: Pick<HeldDeliveries, 'finish'>
 }
 
 /**
@@ -53,9 +56,15 @@ export class JobProcessor {
     this.transportService = deps.agentContext.dependencyManager.resolve(DidCommTransportService)
   }
 
-  public processMessage(job: InboundMessageJob, log: Logger): Promise<void> {
+  public async processMessage(job: InboundMessageJob, log: Logger): Promise<void> {
     const scope = this.deps.jobScope
-    return scope ? scope.run(job.messageId, () => this.processInScope(job, log)) : this.processInScope(job, log)
+    try {
+      await (scope ? scope.run(job.messageId, job.order, () => this.processInScope(job, log)) : this.processInScope(job, log))
+    } finally {
+      // Also after a failure: a retry is ordered by the job's place among queued messages, but later
+      // live deliveries do not wait for it (docs/guarantees.md).
+      if (job.order?.barrier) await this.deps.heldDeliveries?.finish(job.messageId, log)
+    }
   }
 
   private async processInScope(job: InboundMessageJob, log: Logger): Promise<void> {

@@ -34,7 +34,7 @@ export class DeliveringQueue implements DidCommQueueTransportRepository {
   }
 
   public takeFromQueue(agentContext: AgentContext, options: TakeFromQueueOptions): Promise<QueuedDidCommMessage[]> {
-    return this.queue.takeFromQueue(agentContext, options)
+    return this.queue.takeFromQueue(agentContext, { ...options, orderOwner: this.jobScope?.currentMessageId() })
   }
 
   public removeMessages(agentContext: AgentContext, options: RemoveMessagesOptions) {
@@ -45,10 +45,8 @@ export class DeliveringQueue implements DidCommQueueTransportRepository {
     let queued: Awaited<ReturnType<LiveDelivery['addAndTake']>>
     try {
       // Queue, and take for the wallet's live session if it has one, in one round trip.
-      queued = await this.liveDelivery.addAndTake(agentContext, {
-        ...options,
-        idempotencyKey: this.jobScope?.nextIdempotencyKey(),
-      })
+      // Keyed and ordered by the inbound job, the same on every attempt (see JobScope).
+      queued = await this.liveDelivery.addAndTake(agentContext, { ...options, ...this.jobScope?.nextAdd() })
     } catch (error) {
       if (error instanceof PickupQueueFullError) {
         // The relay acknowledged this message already; it is not dropped silently: the job fails

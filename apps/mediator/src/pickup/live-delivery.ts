@@ -16,6 +16,7 @@ import type {
 import type { RelayClient } from '../relay/relay-client.js'
 import type { MediatorMetrics } from '../metrics.js'
 import type { DeliveryPacker } from '../forward/delivery-packer.js'
+import type { JobScope } from '../inbound/job-scope.js'
 import { liveSessionKeysSchema, toEnvelopeKeys, type LiveSessionKeys } from './live-session-keys.js'
 
 export type LiveDeliveryOutcome = 'not-live' | 'empty' | 'written' | 'gone' | 'failed'
@@ -29,6 +30,8 @@ export interface LiveDeliveryOptions {
   batchSize?: number
   /** Packs deliveries on the KMS directly; without it Credo's envelope service packs them. */
   packer?: DeliveryPacker
+  /** Which inbound message is being processed, so that its own place in the order holds nothing back. */
+  jobScope?: Pick<JobScope, 'currentMessageId'>
 }
 
 /**
@@ -68,7 +71,14 @@ export class LiveDelivery {
       log.warn({ connectionId }, 'live session without packing keys, ignored')
       return 'not-live'
     }
-    const messages = await queue.takeFromQueue(agentContext, { connectionId, limit: this.batchSize })
+    // Messages held back for an earlier inbound message still in process are delivered by whoever
+    // finishes that one (deferIfHeld; see InboundOrder).
+    const messages = await queue.takeFromQueue(agentContext, {
+      connectionId,
+      limit: this.batchSize,
+      orderOwner: this.options.jobScope?.currentMessageId(),
+      deferIfHeld: true,
+    })
     return this.send(agentContext, connectionId, entry, keys.data, messages, log, receivedAt)
   }
 

@@ -11,12 +11,15 @@
  * what the mediator targets, and is one reason this layout is not Redis Cluster ready.
  */
 
-/** KEYS order shared by every pickup-queue script. */
-export const PICKUP_QUEUE_KEY_COUNT = 10
+import { orderHelpers } from './inbound-order-scripts.js'
+
+/** KEYS order shared by every pickup-queue script: the queue's own ten, then the four order keys. */
+export const PICKUP_QUEUE_KEY_COUNT = 14
 
 const prelude = `
 local K_PENDING, K_INFLIGHT, K_AGE, K_PAYLOAD, K_META, K_STATE, K_RCPT, K_OLDEST, K_EXPIRED, K_LEASES =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
+local K_SEQ, K_OPEN, K_HEAD, K_DEFERRED = KEYS[11], KEYS[12], KEYS[13], KEYS[14]
 local RCPT_PREFIX = ARGV[1]
 local NOW = tonumber(ARGV[2])
 local MAX_AGE = tonumber(ARGV[3])
@@ -28,7 +31,7 @@ if NOW == nil or NOW < 0 then
   local t = redis.call('TIME')
   NOW = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
-
+${orderHelpers}
 local function meta_of(id)
   local raw = redis.call('HGET', K_META, id)
   if not raw then return nil end
@@ -49,7 +52,7 @@ local function drop(id, m)
   return true
 end
 
--- Puts a message back among the pending ones at its original position (score = add sequence).
+-- Puts a message back among the pending ones at its original position (score = its order key).
 local function make_pending(id)
   local m = meta_of(id)
   redis.call('ZREM', K_INFLIGHT, id)
@@ -104,7 +107,8 @@ end
  * The add, as a function so that addScript and addTakeLiveScript queue in exactly the same way.
  * ARGV[5] id, [6] payload JSON, [7] recipient DIDs as a JSON array, [8] receivedAt ms (or -1 for
  * now), [9] payload bytes, [10] max messages (0 = no cap), [11] max bytes (0 = no cap),
- * [12] idempotency marker key or '' for none, [13] how long the marker lives (ms).
+ * [12] idempotency marker key or '' for none, [13] how long the marker lives (ms), [14] order key
+ * (see orderKeyOf) or '' for "after everything registered so far".
  * Returns {'ok', expired}, {'dup', id of the earlier add} or
  * {'full', 'messages'|'bytes', limit, current, expired}.
  */
@@ -114,6 +118,7 @@ local function add_message()
   local received, size = tonumber(ARGV[8]), tonumber(ARGV[9])
   local max_messages, max_bytes = tonumber(ARGV[10]), tonumber(ARGV[11])
   local idem_key, idem_window = ARGV[12], tonumber(ARGV[13])
+  local okey = ARGV[14]
   if received < 0 then received = NOW end
 
   -- The same add again (a job retried after its worker died mid-way) must not queue a second copy,
@@ -135,14 +140,16 @@ local function add_message()
     return {'full', 'bytes', max_bytes, bytes, expired}
   end
 
-  local seq = redis.call('HINCRBY', K_STATE, 'seq', 1)
+  -- The place in the order the relays acknowledged messages in, not the order workers queue them in:
+  -- a message queued late by a slow worker still goes before the ones acknowledged after it.
+  if okey == '' then okey = fmt(redis.call('INCR', K_SEQ) * ORDER_SLOTS) end
   redis.call('HINCRBY', K_STATE, 'bytes', size)
   redis.call('HSET', K_PAYLOAD, id, payload)
-  redis.call('HSET', K_META, id, cjson.encode({ s = seq, r = received, b = size, d = dids }))
-  redis.call('ZADD', K_PENDING, seq, id)
+  redis.call('HSET', K_META, id, cjson.encode({ s = okey, r = received, b = size, d = dids }))
+  redis.call('ZADD', K_PENDING, okey, id)
   redis.call('ZADD', K_AGE, NOW, id)
   for _, did in ipairs(dids) do
-    redis.call('ZADD', RCPT_PREFIX .. did, seq, id)
+    redis.call('ZADD', RCPT_PREFIX .. did, okey, id)
     redis.call('SADD', K_RCPT, did)
   end
   -- The oldest message only changes when the queue was empty or retention removed something.
@@ -154,18 +161,24 @@ end
 `
 
 /**
- * The take, as a function shared by takeScript and addTakeLiveScript.
- * Returns {expired, id1, payload1, receivedAt1, id2, ...} in queue order.
+ * The take, as a function shared by takeScript and addTakeLiveScript. It hands out only messages
+ * older than every message still being processed but `own` (see InboundOrder); with `defer`, a
+ * connection with messages held back that way is put on the deferred list, so whoever finishes the
+ * message it waits for delivers them.
+ * Returns {expired, held (1 if messages were held back), id1, payload1, receivedAt1, id2, ...} in
+ * queue order.
  */
 const takeFunction = `
-local function take_messages(limit, rdid, delete, lease)
+local function take_messages(limit, rdid, delete, lease, own, hold, defer)
   local expired = expire_old()
   requeue_leases_until(NOW)
-  local out = {expired}
+  order_settle(hold)
+  local barrier = order_barrier(own)
+  local out = {expired, 0}
   if limit > 0 then
     local source = K_PENDING
     if rdid ~= '' then source = RCPT_PREFIX .. rdid end
-    local ids = redis.call('ZRANGE', source, 0, limit - 1)
+    local ids = redis.call('ZRANGEBYSCORE', source, '-inf', order_below(barrier), 'LIMIT', 0, limit)
     for _, id in ipairs(ids) do
       local m = meta_of(id)
       if m then
@@ -186,6 +199,13 @@ local function take_messages(limit, rdid, delete, lease)
       end
     end
   end
+  if barrier then
+    local next = redis.call('ZRANGE', K_PENDING, 0, 0, 'WITHSCORES')
+    if next[2] and tonumber(next[2]) >= barrier then
+      out[2] = 1
+      if defer then redis.call('ZADD', K_DEFERRED, 'LT', next[2], CID) end
+    end
+  end
   -- Leasing leaves the set of held messages unchanged; only deletions move the oldest one.
   if expired > 0 or delete then sync_index() end
   sync_leases()
@@ -199,19 +219,21 @@ return add_message()
 `
 
 /**
- * ARGV[5] limit, [6] recipient DID or '' for all, [7] '1' to delete instead of leasing, [8] lease ms.
- * Returns {expired, id1, payload1, receivedAt1, id2, ...} in queue order.
+ * ARGV[5] limit, [6] recipient DID or '' for all, [7] '1' to delete instead of leasing, [8] lease ms,
+ * [9] the caller's own inbound message id or '', [10] order hold ms, [11] '1' to defer what is held.
+ * Returns what take_messages returns.
  */
 export const takeScript = `${prelude}${takeFunction}
-return take_messages(tonumber(ARGV[5]), ARGV[6], ARGV[7] == '1', tonumber(ARGV[8]))
+return take_messages(tonumber(ARGV[5]), ARGV[6], ARGV[7] == '1', tonumber(ARGV[8]), ARGV[9], tonumber(ARGV[10]), ARGV[11] == '1')
 `
 
 /** KEYS of addTakeLiveScript: the shared ones, then the live-session directory entry (a HASH). */
 export const ADD_TAKE_LIVE_KEY_COUNT = PICKUP_QUEUE_KEY_COUNT + 1
 
 /**
- * Queues like addScript, then, if the connection has a live-session directory entry (KEYS[11]),
- * takes up to ARGV[14] pending messages under a lease of ARGV[15] ms for delivery to it: the forward
+ * Queues like addScript, then, if the connection has a live-session directory entry (KEYS[15]),
+ * takes up to ARGV[15] pending messages under a lease of ARGV[16] ms for delivery to it, as
+ * take_messages does for the inbound message ARGV[17] with the order hold ARGV[18]: the forward
  * path's add, directory lookup and take in one round trip. A duplicate add still takes, as a
  * retried job would have delivered what is pending. A full queue takes nothing.
  * Returns {add reply} when the add was refused or there is no entry, else
@@ -220,9 +242,9 @@ export const ADD_TAKE_LIVE_KEY_COUNT = PICKUP_QUEUE_KEY_COUNT + 1
 export const addTakeLiveScript = `${prelude}${addFunction}${takeFunction}
 local added = add_message()
 if added[1] == 'full' then return {added} end
-local entry = redis.call('HGETALL', KEYS[11])
+local entry = redis.call('HGETALL', KEYS[15])
 if #entry == 0 then return {added} end
-return {added, entry, take_messages(tonumber(ARGV[14]), '', false, tonumber(ARGV[15]))}
+return {added, entry, take_messages(tonumber(ARGV[15]), '', false, tonumber(ARGV[16]), ARGV[17], tonumber(ARGV[18]), true)}
 `
 
 /** ARGV[5..] message ids. Returns {removed, expired}. */

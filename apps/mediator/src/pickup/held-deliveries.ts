@@ -1,0 +1,77 @@
+import type { AgentContext } from '@credo-ts/core'
+import type { Logger } from '@mediator/config'
+import type { FinishResult, InboundOrder } from '@mediator/redis'
+import type { MediatorMetrics } from '../metrics.js'
+import type { LiveDelivery } from './live-delivery.js'
+import { PeriodicTask } from './periodic-task.js'
+
+/**
+ * Makes the live deliveries that waited for an earlier inbound message (see InboundOrder). When a
+ * worker finishes a message that later deliveries may wait for, the connections whose deliveries were
+ * held back and are now due come back, and this delivers to them. Every worker also checks
+ * periodically, so that a hold that ran out (the message's worker died) releases deliveries even when
+ * nothing else finishes.
+ */
+export class HeldDeliveries {
+  private readonly task: PeriodicTask<number>
+
+  public constructor(
+    private readonly order: InboundOrder,
+    private readonly delivery: LiveDelivery,
+    private readonly agentContext: AgentContext,
+    private readonly metrics: MediatorMetrics,
+    private readonly logger: Logger,
+  ) {
+    this.task = new PeriodicTask('held delivery check', () => this.check(this.logger), logger)
+  }
+
+  /** Checks every `intervalMs`; half the hold keeps a run-out hold from waiting much longer than itself. */
+  public start(intervalMs: number): void {
+    this.task.start(intervalMs)
+  }
+
+  public stop(): void {
+    this.task.stop()
+  }
+
+  /** One periodic pass now; returns how many connections got a delivery written. */
+  public async sweep(): Promise<number> {
+    return (await this.task.runOnce()) ?? 0
+  }
+
+  /**
+   * `messageId` is processed: delivers what waited for it. Never throws: the message's own work is
+   * done, and what is not delivered now stays queued (the connection goes back on the deferred list).
+   */
+  public async finish(messageId: string, log: Logger): Promise<void> {
+    try {
+      await this.deliver(await this.order.finish(messageId), log)
+    } catch (error) {
+      log.warn({ err: error }, 'held deliveries: finishing in the order failed; the hold runs out instead')
+    }
+  }
+
+  private async check(log: Logger): Promise<number> {
+    return this.deliver(await this.order.finish(), log)
+  }
+
+  private async deliver({ dropped, due }: FinishResult, log: Logger): Promise<number> {
+    if (dropped > 0) {
+      this.metrics.orderHoldExpired.inc(dropped)
+      log.warn(
+        { dropped, holdMs: this.order.holdMs },
+        'messages in process held later deliveries back past the order hold; deliveries no longer wait for them',
+      )
+    }
+    if (due.length === 0) return 0
+    const outcomes = await Promise.allSettled(
+      due.map((connectionId) => this.delivery.deliverQueued(this.agentContext, connectionId, log.child({ connectionId }))),
+    )
+    const failed = due.filter((_, i) => outcomes[i]?.status === 'rejected')
+    if (failed.length > 0) {
+      log.warn({ connectionIds: failed }, 'held deliveries failed; they wait for the next check')
+      await this.order.defer(failed)
+    }
+    return outcomes.filter((o) => o.status === 'fulfilled' && o.value === 'written').length
+  }
+}
