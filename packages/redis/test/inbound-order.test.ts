@@ -121,7 +121,7 @@ describe('InboundOrder with the pickup queue', () => {
     const older = await order.register('older', false)
     await queueFor('older', older.seq, 'older')
     const own = await order.register('own', true)
-    const later = await order.register('later', true)
+    await order.register('later', true)
     await queueFor('own', own.seq, 'own')
     // Inside the job of `own`: its own message and the older one go; none acknowledged after `later` would.
     expect(labels(await queue.takeFromQueue(ctx, { connectionId: 'c1', orderOwner: 'own' }))).toEqual(['older', 'own'])
@@ -131,7 +131,7 @@ describe('InboundOrder with the pickup queue', () => {
   it('remembers a held live delivery and names it when the message it waited for is done', async () => {
     const directory = new LiveSessionDirectory({ redis, prefix: t.prefix })
     await directory.register('c1', { relayId: 'r1', socketId: 's1', transport: 'ws', registeredAt: clock.nowMs })
-    const early = await order.register('early', true)
+    await order.register('early', true)
     const late = await order.register('late', true)
     const live = await queue.addMessageAndTakeIfLive(
       ctx,
