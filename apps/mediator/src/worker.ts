@@ -250,7 +250,7 @@ export async function buildMediatorWorker(config: MediatorConfig, logger: Logger
       })
     : undefined
   const shortcut = config.FAST_FORWARD ? new ShortcutChain([forwardFast, pickupFast?.shortcut]) : undefined
-  const heldDeliveries = new HeldDeliveries(order, liveDelivery, agent.context, metrics, logger)
+  const heldDeliveries = new HeldDeliveries(order, pickupQueue, liveDelivery, agent.context, metrics, logger)
   const processor = new JobProcessor({
     agentContext: agent.context,
     relay,

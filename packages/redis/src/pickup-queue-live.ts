@@ -7,6 +7,8 @@ export interface LiveTakeOptions {
   entryKey: string
   /** Messages to take under a lease when the wallet is live (a delivery batch). */
   limit: number
+  /** The live delivery's token (see OrderedTakeOptions.liveToken). */
+  token: string
 }
 
 /** What `addMessageAndTakeIfLive` did. */

@@ -29,6 +29,11 @@ export const pickupQueueSettingsSchema = z.object({
    * InboundOrder); give InboundOrder the same value.
    */
   orderHoldMs: z.number().int().positive().default(DEFAULT_ORDER_HOLD_MS),
+  /**
+   * Longest a live delivery holds its connection (no other worker delivers to it meanwhile) before it
+   * released it: past that, its worker is taken for dead. Never longer than the lease.
+   */
+  liveLockMs: z.number().int().positive().default(10_000),
   /** Connections visited per round trip by `purgeExpired()`. */
   purgeBatchSize: z.number().int().positive().default(100),
 })

@@ -20,6 +20,7 @@ import {
   deleteConnectionScript,
   expireScript,
   releaseScript,
+  releaseLiveScript,
   removeScript,
   requeueExpiredScript,
   statsScript,
@@ -81,6 +82,20 @@ export interface IdempotentAddMessageOptions extends AddMessageOptions, OrderedO
 export interface OrderedTakeOptions extends TakeFromQueueOptions, OrderedOptions {
   /** For a live delivery: when messages are held back, remember the connection so they are delivered once due. */
   deferIfHeld?: boolean
+  /**
+   * For a live delivery: its token. The take holds the connection (until `releaseLive`, or for
+   * `liveLockMs` at most) and takes nothing while another delivery holds it, so that two workers never
+   * send a wallet two batches that could cross on the way to its socket.
+   */
+  liveToken?: string
+}
+
+/** What `releaseLive` found. */
+export interface LiveRelease {
+  /** Whether the token still held the connection (its hold had not run out). */
+  released: boolean
+  /** Messages that may be delivered now: whoever released delivers them, as nobody else will. */
+  available: number
 }
 
 /** One connection's queue, for metrics. */
@@ -128,6 +143,7 @@ const commands = {
   expire: { name: 'mediatorPickupExpire', lua: expireScript },
   deleteConnection: { name: 'mediatorPickupDeleteConnection', lua: deleteConnectionScript },
   requeueExpired: { name: 'mediatorPickupRequeueExpired', lua: requeueExpiredScript },
+  releaseLive: { name: 'mediatorPickupReleaseLive', lua: releaseLiveScript },
   // The queue's KEYS plus the connection's live-session directory entry.
   addTakeLive: { name: 'mediatorPickupAddTakeLive', lua: addTakeLiveScript, keys: ADD_TAKE_LIVE_KEY_COUNT },
 } as const
@@ -204,6 +220,8 @@ export class RedisPickupQueue implements DidCommQueueTransportRepository {
       options.orderOwner ?? '',
       this.settings.orderHoldMs,
       options.deferIfHeld ? '1' : '0',
+      options.liveToken ?? '',
+      this.liveLockMs,
     ])) as TakeReply
     return this.readTaken(reply, options.connectionId)
   }
@@ -241,6 +259,8 @@ export class RedisPickupQueue implements DidCommQueueTransportRepository {
       this.settings.leaseMs,
       options.orderOwner ?? '',
       this.settings.orderHoldMs,
+      live.token,
+      this.liveLockMs,
     ])
     // The directory entry goes right after the queue's own KEYS (see addTakeLiveScript).
     const reply = (await this.command(this.redis, 'addTakeLive')(
@@ -260,6 +280,25 @@ export class RedisPickupQueue implements DidCommQueueTransportRepository {
       return { id: queuedId }
     }
     return { id: queuedId, live: { entry, messages } }
+  }
+
+  /**
+   * Ends the hold a live delivery (`token`, see OrderedTakeOptions.liveToken) has on the connection,
+   * once the relay answered its send. Messages queued meanwhile were left to the holder: when
+   * `available` is not 0, the caller delivers them.
+   */
+  public async releaseLive(connectionId: string, token: string): Promise<LiveRelease> {
+    const [released, available, expired] = (await this.run('releaseLive', connectionId, [
+      token,
+      this.settings.orderHoldMs,
+    ])) as [number, number, number]
+    this.reportExpired(expired, connectionId)
+    return { released: released === 1, available }
+  }
+
+  /** A hold outlives neither the lease of what it sent nor `liveLockMs`. */
+  private get liveLockMs(): number {
+    return Math.min(this.settings.liveLockMs, this.settings.leaseMs)
   }
 
   public async removeMessages(_agentContext: AgentContext, options: RemoveMessagesOptions): Promise<void> {

@@ -136,7 +136,7 @@ describe('InboundOrder with the pickup queue', () => {
     const live = await queue.addMessageAndTakeIfLive(
       ctx,
       { connectionId: 'c1', recipientDids: [], payload: envelope('late'), orderKey: orderKeyOf(late.seq, 0), orderOwner: 'late' },
-      { entryKey: directory.keys.entry('c1'), limit: 10 },
+      { entryKey: directory.keys.entry('c1'), limit: 10, token: 'late' },
     )
     expect(live.live?.messages).toEqual([])
     expect(await order.finish('late')).toEqual({ dropped: 0, due: [] })

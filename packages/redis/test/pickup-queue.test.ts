@@ -489,7 +489,7 @@ describe('RedisPickupQueue', () => {
       queue: RedisPickupQueue,
       directory: LiveSessionDirectory,
       label: string,
-      extra: { connectionId?: string; idempotencyKey?: string; limit?: number } = {},
+      extra: { connectionId?: string; idempotencyKey?: string; limit?: number; token?: string } = {},
     ) => {
       const connectionId = extra.connectionId ?? 'c1'
       return queue.addMessageAndTakeIfLive(
@@ -500,9 +500,42 @@ describe('RedisPickupQueue', () => {
           payload: envelope(label),
           ...(extra.idempotencyKey ? { idempotencyKey: extra.idempotencyKey } : {}),
         },
-        { entryKey: directory.keys.entry(connectionId), limit: extra.limit ?? 10 },
+        { entryKey: directory.keys.entry(connectionId), limit: extra.limit ?? 10, token: extra.token ?? 'delivery-1' },
       )
     }
+
+    it('lets one live delivery at a time hold a connection, and tells the holder what came meanwhile', async () => {
+      const clock = new ManualClock()
+      const queue = createQueue({ clock: clock.now, leaseMs: 60_000, liveLockMs: 5_000 })
+      const directory = createDirectory()
+      await directory.register('c1', liveEntry)
+      // Worker A takes m1 and is sending it; worker B queues m2 meanwhile and must not send it first.
+      expect(labels((await addTake(queue, directory, 'm1', { token: 'A' })).live?.messages ?? [])).toEqual(['m1'])
+      expect((await addTake(queue, directory, 'm2', { token: 'B' })).live?.messages).toEqual([])
+      expect(await queue.takeFromQueue(ctx, { connectionId: 'c1', liveToken: 'B' })).toEqual([])
+      // A's send was answered: it hands on, and is told m2 waits.
+      expect(await queue.releaseLive('c1', 'A')).toEqual({ released: true, available: 1 })
+      expect(await queue.releaseLive('c1', 'A')).toEqual({ released: false, available: 1 })
+      expect(labels(await queue.takeFromQueue(ctx, { connectionId: 'c1', liveToken: 'B' }))).toEqual(['m2'])
+      // The holder itself may go on (a job that queues twice); a pickup is no live delivery.
+      expect(labels((await addTake(queue, directory, 'm3', { token: 'B' })).live?.messages ?? [])).toEqual(['m3'])
+      expect((await addTake(queue, directory, 'm4', { token: 'C' })).live?.messages).toEqual([])
+      expect(labels(await queue.takeFromQueue(ctx, { connectionId: 'c1' }))).toEqual(['m4'])
+      // A holder that died: its hold runs out, and the next delivery goes.
+      expect((await addTake(queue, directory, 'm5', { token: 'C' })).live?.messages).toEqual([])
+      clock.advance(5_001)
+      expect(labels((await addTake(queue, directory, 'm6', { token: 'D' })).live?.messages ?? [])).toEqual(['m5', 'm6'])
+    })
+
+    it('holds a connection no longer than the lease of what it sent', async () => {
+      const clock = new ManualClock()
+      const queue = createQueue({ clock: clock.now, leaseMs: 1_000, liveLockMs: 10_000 })
+      const directory = createDirectory()
+      await directory.register('c1', liveEntry)
+      await addTake(queue, directory, 'm1', { token: 'A' })
+      clock.advance(1_001)
+      expect(labels((await addTake(queue, directory, 'm2', { token: 'B' })).live?.messages ?? [])).toEqual(['m1', 'm2'])
+    })
 
     it('only queues when the wallet has no live session', async () => {
       const queue = createQueue()

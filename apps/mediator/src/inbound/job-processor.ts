@@ -57,13 +57,16 @@ export class JobProcessor {
   }
 
   public async processMessage(job: InboundMessageJob, log: Logger): Promise<void> {
-    const scope = this.deps.jobScope
+    const run = this.deps.jobScope?.begin(job.messageId, job.order)
     try {
-      await (scope ? scope.run(job.messageId, job.order, () => this.processInScope(job, log)) : this.processInScope(job, log))
+      await (run ? run.within(() => this.processInScope(job, log)) : this.processInScope(job, log))
     } finally {
       // Also after a failure: a retry is ordered by the job's place among queued messages, but later
       // live deliveries do not wait for it (docs/guarantees.md).
-      if (job.order?.barrier) await this.deps.heldDeliveries?.finish(job.messageId, log)
+      const liveHolds = run?.end() ?? []
+      if (job.order?.barrier || liveHolds.length > 0) {
+        await this.deps.heldDeliveries?.finish({ messageId: job.messageId, barrier: job.order?.barrier === true, liveHolds }, log)
+      }
     }
   }
 

@@ -5,6 +5,16 @@ interface Scope {
   messageId: string
   order?: InboundOrderRef
   adds: number
+  /** Connections a live delivery of this job holds until the job ends (see keepLiveHold). */
+  liveHolds: Set<string>
+  ended: boolean
+}
+
+/** One job's scope (JobScope.begin). */
+export interface JobRun {
+  within<T>(fn: () => Promise<T>): Promise<T>
+  /** Ends the scope; returns the connections whose live delivery hold the job kept, to release. */
+  end(): string[]
 }
 
 /** What a queue add inside a job carries (see JobScope.nextAdd). */
@@ -26,8 +36,16 @@ export interface JobAdd {
 export class JobScope {
   private readonly storage = new AsyncLocalStorage<Scope>()
 
-  public run<T>(messageId: string, order: InboundOrderRef | undefined, fn: () => Promise<T>): Promise<T> {
-    return this.storage.run({ messageId, order, adds: 0 }, fn)
+  /** Starts the scope of one job; run its work `within` it, and `end` it when the work is done. */
+  public begin(messageId: string, order: InboundOrderRef | undefined): JobRun {
+    const scope: Scope = { messageId, order, adds: 0, liveHolds: new Set(), ended: false }
+    return {
+      within: (fn) => this.storage.run(scope, fn),
+      end: () => {
+        scope.ended = true
+        return [...scope.liveHolds]
+      },
+    }
   }
 
   /** The next add's idempotency key and order, or undefined outside a job (nothing to order against). */
@@ -45,5 +63,17 @@ export class JobScope {
   /** The inbound message being processed, whose own place in the order holds nothing back for it. */
   public currentMessageId(): string | undefined {
     return this.storage.getStore()?.messageId
+  }
+
+  /**
+   * A live delivery of this job (its token is the message id) keeps its hold on `connectionId` until
+   * the job ends, so the release goes with the job's finish in one round trip. False outside a job,
+   * or once the job has ended: the caller then releases at once.
+   */
+  public keepLiveHold(connectionId: string): boolean {
+    const scope = this.storage.getStore()
+    if (!scope || scope.ended) return false
+    scope.liveHolds.add(connectionId)
+    return true
   }
 }

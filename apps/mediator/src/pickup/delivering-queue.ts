@@ -65,14 +65,7 @@ export class DeliveringQueue implements DidCommQueueTransportRepository {
     if (!live) return id
     const log = this.logger.child({ connectionId: options.connectionId, queuedMessageId: id })
     this.backgroundWrites.track(
-      this.liveDelivery.deliverTaken(
-        agentContext,
-        options.connectionId,
-        live.entry,
-        live.messages,
-        log,
-        options.receivedAt?.getTime(),
-      ),
+      this.liveDelivery.deliverTaken(agentContext, options.connectionId, live, log, options.receivedAt?.getTime()),
       (error) => log.error({ err: error }, 'live delivery after queueing failed; the message stays queued'),
     )
     return id

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import { utils, type AgentContext } from '@credo-ts/core'
 import {
   DidCommAttachment,
@@ -30,8 +31,18 @@ export interface LiveDeliveryOptions {
   batchSize?: number
   /** Packs deliveries on the KMS directly; without it Credo's envelope service packs them. */
   packer?: DeliveryPacker
-  /** Which inbound message is being processed, so that its own place in the order holds nothing back. */
-  jobScope?: Pick<JobScope, 'currentMessageId'>
+  /**
+   * Which inbound message is being processed, so that its own place in the order holds nothing back,
+   * and so that its deliveries' holds end with it.
+   */
+  jobScope?: Pick<JobScope, 'currentMessageId' | 'keepLiveHold'>
+}
+
+/** A batch taken for a live session by addAndTake, with the token of the hold the take put on it. */
+export interface TakenForLive {
+  entry: LiveSessionEntry
+  messages: QueuedDidCommMessage[]
+  token: string
 }
 
 /**
@@ -39,6 +50,12 @@ export interface LiveDeliveryOptions {
  * queued a message, or the one that registered the session. The queue stays the source of truth:
  * messages are taken under a lease and deleted only when the wallet confirms them (messages-received),
  * so a delivery that never arrives is delivered again.
+ *
+ * One delivery at a time per wallet: a take holds the connection (the pickup queue's live hold) until
+ * the relay answered the send, so that two workers never write a wallet two batches that could cross
+ * on the way to its socket. The holder hands on: whatever was queued meanwhile, it delivers next. A
+ * job's deliveries keep their hold until the job ends (released with the job's finish, one round
+ * trip); others release right after their send.
  */
 export class LiveDelivery {
   private readonly batchSize: number
@@ -71,15 +88,21 @@ export class LiveDelivery {
       log.warn({ connectionId }, 'live session without packing keys, ignored')
       return 'not-live'
     }
-    // Messages held back for an earlier inbound message still in process are delivered by whoever
-    // finishes that one (deferIfHeld; see InboundOrder).
-    const messages = await queue.takeFromQueue(agentContext, {
-      connectionId,
-      limit: this.batchSize,
-      orderOwner: this.options.jobScope?.currentMessageId(),
-      deferIfHeld: true,
-    })
-    return this.send(agentContext, connectionId, entry, keys.data, messages, log, receivedAt)
+    const token = this.token()
+    for (;;) {
+      // Messages held back for an earlier inbound message still in process are delivered by whoever
+      // finishes that one (deferIfHeld; see InboundOrder); those behind another delivery's hold, by
+      // that delivery.
+      const messages = await queue.takeFromQueue(agentContext, {
+        connectionId,
+        limit: this.batchSize,
+        orderOwner: this.options.jobScope?.currentMessageId(),
+        deferIfHeld: true,
+        liveToken: token,
+      })
+      const outcome = await this.send(agentContext, connectionId, entry, keys.data, messages, log, receivedAt)
+      if (messages.length === 0 || !(await this.handOn(connectionId, token, outcome))) return outcome
+    }
   }
 
   /**
@@ -88,14 +111,17 @@ export class LiveDelivery {
    * are thrown as addMessage throws them. When `live` is returned, pass it to `deliverTaken`, which
    * sends it or releases exactly what was taken.
    */
-  public addAndTake(
+  public async addAndTake(
     agentContext: AgentContext,
     options: IdempotentAddMessageOptions,
-  ): Promise<{ id: string; live?: { entry: LiveSessionEntry; messages: QueuedDidCommMessage[] } }> {
-    return this.options.queue.addMessageAndTakeIfLive(agentContext, options, {
+  ): Promise<{ id: string; live?: TakenForLive }> {
+    const token = this.token()
+    const { id, live } = await this.options.queue.addMessageAndTakeIfLive(agentContext, options, {
       entryKey: this.options.directory.keys.entry(options.connectionId),
       limit: this.batchSize,
+      token,
     })
+    return live ? { id, live: { ...live, token } } : { id }
   }
 
   /**
@@ -108,21 +134,42 @@ export class LiveDelivery {
   public async deliverTaken(
     agentContext: AgentContext,
     connectionId: string,
-    entry: LiveSessionEntry,
-    messages: QueuedDidCommMessage[],
+    { entry, messages, token }: TakenForLive,
     log: Logger,
     receivedAt?: number,
   ): Promise<LiveDeliveryOutcome> {
     const keys = liveSessionKeysSchema.safeParse(entry.keys)
-    if (!keys.success) {
+    let outcome: LiveDeliveryOutcome
+    if (keys.success) {
+      outcome = await this.send(agentContext, connectionId, entry, keys.data, messages, log, receivedAt)
+    } else {
       log.warn({ connectionId }, 'live session without packing keys, ignored')
       await this.options.queue.releaseInFlight(
         connectionId,
         messages.map((m) => m.id),
       )
-      return 'not-live'
+      outcome = 'not-live'
     }
-    return this.send(agentContext, connectionId, entry, keys.data, messages, log, receivedAt)
+    if (messages.length > 0 && (await this.handOn(connectionId, token, outcome))) {
+      return this.deliverQueued(agentContext, connectionId, log)
+    }
+    return outcome
+  }
+
+  /**
+   * After a send that took messages: a job's delivery keeps its hold until the job ends; any other
+   * releases it now, and says whether to deliver again (something was queued meanwhile and the
+   * wallet is still there).
+   */
+  private async handOn(connectionId: string, token: string, outcome: LiveDeliveryOutcome): Promise<boolean> {
+    if (token === this.options.jobScope?.currentMessageId() && this.options.jobScope.keepLiveHold(connectionId)) return false
+    const { available } = await this.options.queue.releaseLive(connectionId, token)
+    return outcome === 'written' && available > 0
+  }
+
+  /** A job's deliveries share its message id as their token (so its own takes may go on); others get one each. */
+  private token(): string {
+    return this.options.jobScope?.currentMessageId() ?? randomUUID()
   }
 
   /** Packs and sends what was taken for `entry`, whose keys are already checked (see deliverTaken). */

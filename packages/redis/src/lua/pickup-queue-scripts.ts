@@ -161,20 +161,48 @@ end
 `
 
 /**
+ * A live delivery's hold on its connection (fields of the state HASH, so an empty queue still leaves
+ * no key): while one worker sends a batch to the wallet's socket, another must not send a later batch
+ * that could reach the socket first. The holder hands on (release_live) once the relay answered.
+ */
+const liveLockFunctions = `
+local function live_lock_holder()
+  local lock = redis.call('HMGET', K_STATE, 'lk', 'lku')
+  if lock[1] and tonumber(lock[2]) >= NOW then return lock[1] end
+  return nil
+end
+
+-- Releases the hold of the given token; returns 1 if it held it.
+local function release_live(token)
+  if redis.call('HGET', K_STATE, 'lk') ~= token then return 0 end
+  redis.call('HDEL', K_STATE, 'lk', 'lku')
+  return 1
+end
+`
+
+/**
  * The take, as a function shared by takeScript and addTakeLiveScript. It hands out only messages
  * older than every message still being processed but `own` (see InboundOrder); with `defer`, a
  * connection with messages held back that way is put on the deferred list, so whoever finishes the
- * message it waits for delivers them.
- * Returns {expired, held (1 if messages were held back), id1, payload1, receivedAt1, id2, ...} in
- * queue order.
+ * message it waits for delivers them. A live take (`token` not '') takes nothing while another live
+ * delivery holds the connection, and holds it for `lock_ms` when it took something.
+ * Returns {expired, state, id1, payload1, receivedAt1, id2, ...} in queue order, where state is 0, 1
+ * when messages were held back for an earlier message, or 2 when another delivery holds the connection.
  */
 const takeFunction = `
-local function take_messages(limit, rdid, delete, lease, own, hold, defer)
+local function take_messages(limit, rdid, delete, lease, own, hold, defer, token, lock_ms)
   local expired = expire_old()
   requeue_leases_until(NOW)
   order_settle(hold)
   local barrier = order_barrier(own)
   local out = {expired, 0}
+  if token ~= '' then
+    local holder = live_lock_holder()
+    if holder and holder ~= token then
+      out[2] = 2
+      limit = 0
+    end
+  end
   if limit > 0 then
     local source = K_PENDING
     if rdid ~= '' then source = RCPT_PREFIX .. rdid end
@@ -199,7 +227,10 @@ local function take_messages(limit, rdid, delete, lease, own, hold, defer)
       end
     end
   end
-  if barrier then
+  if token ~= '' and #out > 2 then
+    redis.call('HSET', K_STATE, 'lk', token, 'lku', fmt(NOW + lock_ms))
+  end
+  if barrier and out[2] == 0 then
     local next = redis.call('ZRANGE', K_PENDING, 0, 0, 'WITHSCORES')
     if next[2] and tonumber(next[2]) >= barrier then
       out[2] = 1
@@ -220,11 +251,28 @@ return add_message()
 
 /**
  * ARGV[5] limit, [6] recipient DID or '' for all, [7] '1' to delete instead of leasing, [8] lease ms,
- * [9] the caller's own inbound message id or '', [10] order hold ms, [11] '1' to defer what is held.
+ * [9] the caller's own inbound message id or '', [10] order hold ms, [11] '1' to defer what is held,
+ * [12] live delivery token or '' for a pickup, [13] how long a live delivery holds the connection (ms).
  * Returns what take_messages returns.
  */
-export const takeScript = `${prelude}${takeFunction}
-return take_messages(tonumber(ARGV[5]), ARGV[6], ARGV[7] == '1', tonumber(ARGV[8]), ARGV[9], tonumber(ARGV[10]), ARGV[11] == '1')
+export const takeScript = `${prelude}${liveLockFunctions}${takeFunction}
+return take_messages(tonumber(ARGV[5]), ARGV[6], ARGV[7] == '1', tonumber(ARGV[8]), ARGV[9], tonumber(ARGV[10]),
+  ARGV[11] == '1', ARGV[12], tonumber(ARGV[13]))
+`
+
+/**
+ * ARGV[5] live delivery token, [6] order hold ms. Ends that delivery's hold on the connection and
+ * says how many messages are available to deliver now. Returns {released (0/1), available, expired}.
+ */
+export const releaseLiveScript = `${prelude}${liveLockFunctions}
+local expired = expire_old()
+requeue_leases_until(NOW)
+local released = release_live(ARGV[5])
+order_settle(tonumber(ARGV[6]))
+local available = redis.call('ZCOUNT', K_PENDING, '-inf', order_below(order_barrier('')))
+if expired > 0 then sync_index() end
+sync_leases()
+return {released, available, expired}
 `
 
 /** KEYS of addTakeLiveScript: the shared ones, then the live-session directory entry (a HASH). */
@@ -233,18 +281,20 @@ export const ADD_TAKE_LIVE_KEY_COUNT = PICKUP_QUEUE_KEY_COUNT + 1
 /**
  * Queues like addScript, then, if the connection has a live-session directory entry (KEYS[15]),
  * takes up to ARGV[15] pending messages under a lease of ARGV[16] ms for delivery to it, as
- * take_messages does for the inbound message ARGV[17] with the order hold ARGV[18]: the forward
+ * take_messages does for the inbound message ARGV[17] with the order hold ARGV[18], as the live
+ * delivery ARGV[19] holding the connection for ARGV[20] ms: the forward
  * path's add, directory lookup and take in one round trip. A duplicate add still takes, as a
  * retried job would have delivered what is pending. A full queue takes nothing.
  * Returns {add reply} when the add was refused or there is no entry, else
  * {add reply, entry fields as HGETALL returns them, take reply as takeScript returns it}.
  */
-export const addTakeLiveScript = `${prelude}${addFunction}${takeFunction}
+export const addTakeLiveScript = `${prelude}${addFunction}${liveLockFunctions}${takeFunction}
 local added = add_message()
 if added[1] == 'full' then return {added} end
 local entry = redis.call('HGETALL', KEYS[15])
 if #entry == 0 then return {added} end
-return {added, entry, take_messages(tonumber(ARGV[15]), '', false, tonumber(ARGV[16]), ARGV[17], tonumber(ARGV[18]), true)}
+return {added, entry, take_messages(tonumber(ARGV[15]), '', false, tonumber(ARGV[16]), ARGV[17], tonumber(ARGV[18]), true,
+  ARGV[19], tonumber(ARGV[20]))}
 `
 
 /** ARGV[5..] message ids. Returns {removed, expired}. */
