@@ -29,6 +29,8 @@ export interface CreateCredoAgentOptions<
   cacheLimit?: number
   /** The fetch Credo's HTTP transport and resolvers use (default: Node's). */
   fetch?: AgentDependencies['fetch']
+  /** The WebSocket class Credo's WebSocket transport opens sockets with (default: ws's). */
+  webSocketClass?: AgentDependencies['WebSocketClass']
   /**
    * More modules, registered after the DIDComm module: a module here may replace a service that
    * DIDComm registered (Credo resolves the last registration).
@@ -51,7 +53,11 @@ export function createCredoAgent<
       // on purpose, not as a side effect of a worker starting.
       autoUpdateStorageOnStartup: false,
     },
-    dependencies: options.fetch ? { ...agentDependencies, fetch: options.fetch } : agentDependencies,
+    dependencies: {
+      ...agentDependencies,
+      ...(options.fetch ? { fetch: options.fetch } : {}),
+      ...(options.webSocketClass ? { WebSocketClass: options.webSocketClass } : {}),
+    },
     modules: {
       kms: new Kms.KeyManagementModule({ backends: [options.kms] }),
       storage: new StorageServiceModule(options.storage),

@@ -7,6 +7,7 @@ import {
   type DidCommBasicMessageStateChangedEvent,
 } from '@credo-ts/didcomm'
 import { createCredoAgent, HttpWsInboundTransport, peerAgentDidcommOptions } from '@mediator/credo-runtime'
+import { request } from 'node:http'
 import { freePort } from './ports.js'
 import { agentPlatform } from './agent-platform.js'
 import { DeliveryTracker } from './delivery-tracker.js'
@@ -54,6 +55,8 @@ export async function startWallet(label: string, strategy = DidCommMediatorPicku
     const created = createCredoAgent({
       kms: p.kms,
       storage: p.storage,
+      webSocketClass: tracker.wire.webSocketClass(),
+      fetch: tracker.wire.fetch(),
       didcomm: {
         ...peerAgentDidcommOptions,
         transports: { inbound: [], outbound: [new DidCommWsOutboundTransport(), new DidCommHttpOutboundTransport()] },
@@ -127,14 +130,39 @@ const fetchAcknowledgedOnly: typeof fetch = async (input, init) => {
   return response
 }
 
-/** Another agent with an HTTP endpoint of its own, sending to wallets through the mediator. */
-export async function startSender(label: string) {
+/**
+ * fetchAcknowledgedOnly, but every POST on a TCP connection of its own, so that a balancer spreads
+ * one sender's messages over every relay (a kept-alive connection stays on one).
+ */
+const postOnNewConnections: typeof fetch = async (input, init) => {
+  if (init?.method !== 'POST') return fetchAcknowledgedOnly(input, init)
+  const url = new URL(input instanceof Request ? input.url : String(input))
+  const body = typeof init.body === 'string' ? init.body : Buffer.from(await new Response(init.body).arrayBuffer())
+  const headers = Object.fromEntries(new Headers(init.headers).entries())
+  const status = await new Promise<number>((resolve, reject) => {
+    const req = request(url, { method: 'POST', headers, agent: false }, (res) => {
+      res.resume()
+      res.on('end', () => resolve(res.statusCode ?? 0))
+    })
+    req.on('error', reject)
+    req.end(body)
+  })
+  if (status < 200 || status >= 300) throw new Error(`not acknowledged: HTTP ${status}`)
+  return new Response(null, { status })
+}
+
+/**
+ * Another agent with an HTTP endpoint of its own, sending to wallets through the mediator. With
+ * `connectionPerMessage`, each message goes on a new TCP connection (through a balancer, to the
+ * relays in turn).
+ */
+export async function startSender(label: string, options: { connectionPerMessage?: boolean } = {}) {
   const p = await agentPlatform(`sender_${label}`)
   const port = await freePort()
   const agent = createCredoAgent({
     kms: p.kms,
     storage: p.storage,
-    fetch: fetchAcknowledgedOnly,
+    fetch: options.connectionPerMessage ? postOnNewConnections : fetchAcknowledgedOnly,
     didcomm: {
       ...peerAgentDidcommOptions,
       endpoints: [`http://127.0.0.1:${port}`],

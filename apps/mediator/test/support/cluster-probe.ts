@@ -77,6 +77,16 @@ export class ClusterProbe {
     return jobs.filter((j) => j.stalledCounter > 0).length
   }
 
+  /** Anoncrypted message jobs (forwards) finished, by the relay that acknowledged them (of the last 1,000). */
+  public async forwardsByRelay(): Promise<Map<string, number>> {
+    const counts = new Map<string, number>()
+    for (const job of await this.inbound.getCompleted(0, 1_000)) {
+      if (job.data?.kind !== 'message' || job.data.order?.barrier !== true) continue
+      counts.set(job.data.relayId, (counts.get(job.data.relayId) ?? 0) + 1)
+    }
+    return counts
+  }
+
   /** When a job finished (ms since the epoch, the worker's clock), if it did. */
   public async finishedOn(id: string): Promise<number | undefined> {
     return (await this.inbound.getJob(id))?.finishedOn

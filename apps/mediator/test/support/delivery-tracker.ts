@@ -8,6 +8,7 @@ import {
   type DidCommMessageSentEvent,
 } from '@credo-ts/didcomm'
 import type { createCredoAgent } from '@mediator/credo-runtime'
+import { WireOrder } from './wire-order.js'
 
 type CredoAgent = ReturnType<typeof createCredoAgent>
 
@@ -19,6 +20,8 @@ export interface ObservedDelivery {
   readonly seq: number
   /** Whether the mediator had already confirmed removing this message when it arrived. */
   readonly afterConfirmation: boolean
+  /** Where its delivery message came off the wire among what the wallet received, and its place in it. */
+  readonly wire?: { frame: number; position: number }
 }
 
 /**
@@ -31,6 +34,11 @@ export interface ObservedDelivery {
  */
 export class DeliveryTracker {
   public readonly deliveries: ObservedDelivery[] = []
+  /**
+   * Give createCredoAgent `wire.webSocketClass()` and `wire.fetch()` so that deliveries are ordered
+   * as they arrived.
+   */
+  public readonly wire = new WireOrder()
   private seq = 0
   /** messages-received thread id -> the attachment ids it confirms. */
   private readonly receipts = new Map<string, string[]>()
@@ -45,7 +53,10 @@ export class DeliveryTracker {
     agent.didcomm.registerMessageHandlerMiddleware(async (context, next) => {
       const { message } = context
       if (message instanceof DidCommMessageDeliveryV2Message) {
-        for (const attachment of message.appendedAttachments ?? []) this.recordDelivery(attachment)
+        const frame = context.encryptedMessage ? this.wire.indexOf(context.encryptedMessage.ciphertext) : undefined
+        ;(message.appendedAttachments ?? []).forEach((attachment, position) =>
+          this.recordDelivery(attachment, frame === undefined ? undefined : { frame, position }),
+        )
       } else if (message instanceof DidCommStatusV2Message && message.threadId) {
         this.recordStatus(message.threadId)
       } else if (message instanceof DidCommBasicMessage && context.encryptedMessage) {
@@ -88,6 +99,25 @@ export class DeliveryTracker {
     return found
   }
 
+  /**
+   * The basic-message contents in the order they first reached the wallet (each once), as they came
+   * off the wire: what per-wallet ordering is judged by.
+   */
+  public contentsInArrivalOrder(): string[] {
+    const seen = new Set<string>()
+    const out: string[] = []
+    const overWire = this.deliveries.filter((d) => d.wire !== undefined)
+    if (overWire.length < this.deliveries.length) throw new Error('a delivery came in by a way the wire order does not see')
+    overWire.sort((a, b) => a.wire!.frame - b.wire!.frame || a.wire!.position - b.wire!.position)
+    for (const d of overWire) {
+      const content = this.contentOf(d.attachmentId)
+      if (content === undefined || seen.has(content)) continue
+      seen.add(content)
+      out.push(content)
+    }
+    return out
+  }
+
   /** How often each queued message arrived (id -> count). */
   public arrivals(): Map<string, number> {
     const counts = new Map<string, number>()
@@ -121,13 +151,14 @@ export class DeliveryTracker {
     )
   }
 
-  private recordDelivery(attachment: DidCommAttachment): void {
+  private recordDelivery(attachment: DidCommAttachment, wire?: { frame: number; position: number }): void {
     const json = attachment.getDataAsJson<{ ciphertext?: unknown }>()
     if (typeof json?.ciphertext === 'string') this.ciphertextById.set(attachment.id, json.ciphertext)
     this.deliveries.push({
       attachmentId: attachment.id,
       seq: ++this.seq,
       afterConfirmation: this.confirmedAt.has(attachment.id),
+      ...(wire ? { wire } : {}),
     })
   }
 
