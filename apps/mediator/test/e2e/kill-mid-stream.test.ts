@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { useClusterScenario } from '../support/cluster-scenario.js'
+import { useClusterScenario, WORKER_KILL_ENV } from '../support/cluster-scenario.js'
 import { startSender, startWallet } from '../support/agents.js'
 import { waitUntil } from '../support/wait.js'
 
@@ -13,16 +13,7 @@ describe('kill -9 of a worker and of the wallet relay mid-stream', () => {
     label: 'e2e_kill',
     relays: 2,
     workers: 2,
-    env: {
-      // The dead worker's jobs come back once their lock expired and a stalled-job check ran: seconds,
-      // not the production 30 s + 15 s. The lock is renewed every 3 s, plenty on a loaded machine.
-      INBOUND_LOCK_DURATION_MS: '6000',
-      INBOUND_STALLED_INTERVAL_MS: '2000',
-      // Longer than the test: what the dead relay held must come back by the wallet's reconnect, not
-      // by a lease running out (and a lease running out under load while the wallet's confirmation
-      // is on its way would make a second delivery cross that confirmation on the wire).
-      PICKUP_LEASE_MS: '120000',
-    },
+    env: WORKER_KILL_ENV,
   })
 
   it('delivers every acknowledged message and never one the wallet confirmed', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { useClusterScenario } from '../support/cluster-scenario.js'
+import { useClusterScenario, WORKER_KILL_ENV } from '../support/cluster-scenario.js'
 import { startSender, startWallet } from '../support/agents.js'
 import { waitUntil } from '../support/wait.js'
 
@@ -16,12 +16,7 @@ describe('per-wallet order when a worker dies mid-stream', () => {
     label: 'e2e_order_kill',
     relays: 2,
     workers: 2,
-    env: {
-      // The dead worker's jobs come back within seconds (see kill-mid-stream.test.ts).
-      INBOUND_LOCK_DURATION_MS: '6000',
-      INBOUND_STALLED_INTERVAL_MS: '2000',
-      PICKUP_LEASE_MS: '120000',
-    },
+    env: WORKER_KILL_ENV,
   })
 
   it('delivers retried older messages before younger ones queued while they waited', async () => {

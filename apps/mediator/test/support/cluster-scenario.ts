@@ -15,6 +15,19 @@ export interface ClusterScenario {
 
 type StartOptions = Parameters<typeof TestCluster.start>[0]
 
+/**
+ * Worker settings for tests that kill a worker. Its jobs come back once their lock expired and a
+ * stalled-job check ran: seconds, not the production 30 s + 15 s (the lock is renewed every 3 s,
+ * plenty on a loaded machine). The lease is longer than the test: what comes back must come back by a
+ * release or a retry, not by a lease running out under load while a confirmation is on its way
+ * (which would make a second delivery cross that confirmation on the wire).
+ */
+export const WORKER_KILL_ENV: Readonly<Record<string, string>> = {
+  INBOUND_LOCK_DURATION_MS: '6000',
+  INBOUND_STALLED_INTERVAL_MS: '2000',
+  PICKUP_LEASE_MS: '120000',
+}
+
 export interface ClusterScenarioHooks {
   /** Runs before the cluster starts; what it returns is added to the start options (a `redisUrl`, say). */
   beforeStart?(): Promise<Partial<StartOptions>>
