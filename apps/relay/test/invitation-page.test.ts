@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Redis } from 'ioredis'
-import jsQR from 'jsqr'
+import jsqrModule from 'jsqr'
 import { PNG } from 'pngjs'
 import { chromiumPath, screenshot } from '@mediator/test-support'
 import { relayFixture } from './support.js'
@@ -12,6 +12,8 @@ const published = {
   invitation: { '@type': 'https://didcomm.org/out-of-band/1.1/invitation', label: '<script>alert(1)</script>' },
 }
 const browser = chromiumPath()
+// jsqr is CommonJS with an ES-style default: under NodeNext typing the default import is the module.
+const jsQR = (jsqrModule as unknown as { default: typeof jsqrModule.default }).default ?? (jsqrModule as unknown as typeof jsqrModule.default)
 
 describe('GET /invitation as a page with a QR code', () => {
   let f: RelayFixture
