@@ -1,4 +1,5 @@
 import Fastify, { type FastifyInstance } from 'fastify'
+import { INVITATION_PAGE_CSP, invitationFormat, renderInvitationPage } from '@mediator/invitation-page'
 import type { MediatorMetrics } from '../metrics.js'
 import type { MediatorInvitation } from '../invitation/mediator-invitation.js'
 
@@ -35,7 +36,13 @@ export function buildOpsServer(options: OpsServerOptions): FastifyInstance {
   app.get<{ Querystring: { format?: string } }>('/invitation', async (req, reply) => {
     const invitation = options.invitation()
     if (!invitation) return reply.code(503).send({ error: 'invitation not created yet' })
-    if (req.query.format === 'url') return reply.type('text/plain').send(invitation.url)
+    const format = invitationFormat(req.query.format, req.headers.accept)
+    reply.header('vary', 'accept')
+    if (format === 'url') return reply.type('text/plain').send(invitation.url)
+    if (format === 'html') {
+      const page = await renderInvitationPage({ url: invitation.url, jsonHref: '/invitation?format=json' })
+      return reply.type('text/html; charset=utf-8').header('content-security-policy', INVITATION_PAGE_CSP).send(page)
+    }
     return invitation
   })
   return app

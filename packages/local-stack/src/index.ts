@@ -1,0 +1,5 @@
+export { openStateDir, persistentSecret } from './state-dir.js'
+export { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgres.js'
+export { findRedisServer, startPrivateRedis, MissingRedisServerError, type PrivateRedis } from './private-redis.js'
+export { startServiceProcess, waitUntilServing, type ServiceProcess } from './service-process.js'
+export { runningAsRoot, EMBEDDED_POSTGRES_USER } from './unprivileged-user.js'
