@@ -109,6 +109,8 @@ export async function startWallet(label: string, strategy = DidCommMediatorPicku
       await agent.didcomm.mediationRecipient.initiateMessagePickup()
     },
     async close() {
+      // Pickup first: a polling wallet's next status-request would otherwise outlive its storage.
+      if (online) await agent.didcomm.mediationRecipient.stopMessagePickup()
       if (online) await agent.shutdown()
       online = false
       p.kms.close()
