@@ -147,6 +147,27 @@ describe('InboundOrder with the pickup queue', () => {
     expect(labels(taken)).toEqual(['late'])
   })
 
+  it('hands a delivery that waited for both a hold and an open message to whoever finishes that message', async () => {
+    const directory = new LiveSessionDirectory({ redis, prefix: t.prefix })
+    await directory.register('c1', { relayId: 'r1', socketId: 's1', transport: 'ws', registeredAt: clock.nowMs })
+    const live = (label: string, messageId: string, seq: number) =>
+      queue.addMessageAndTakeIfLive(
+        ctx,
+        { connectionId: 'c1', recipientDids: [], payload: envelope(label), orderKey: orderKeyOf(seq, 0), orderOwner: messageId },
+        { entryKey: directory.keys.entry('c1'), limit: 10, token: messageId },
+      )
+    const first = await order.register('first', true)
+    expect(labels((await live('first', 'first', first.seq)).live?.messages ?? [])).toEqual(['first'])
+    await order.register('early', true)
+    const late = await order.register('late', true)
+    // `late` finds the connection held by `first`'s delivery, and would wait for `early` anyway.
+    expect((await live('late', 'late', late.seq)).live?.messages).toEqual([])
+    await order.finish('late')
+    await order.finish('first')
+    expect(await queue.releaseLive('c1', 'first')).toEqual({ released: true, available: 0 })
+    expect(await order.finish('early')).toEqual({ dropped: 0, due: ['c1'] })
+  })
+
   it('stops waiting for a message whose worker died once it held everything back for the hold', async () => {
     // A dead worker's three jobs, and one processed by a live worker after them.
     const dead = [await order.register('d1', true), await order.register('d2', true), await order.register('d3', true)]

@@ -269,7 +269,14 @@ local expired = expire_old()
 requeue_leases_until(NOW)
 local released = release_live(ARGV[5])
 order_settle(tonumber(ARGV[6]))
-local available = redis.call('ZCOUNT', K_PENDING, '-inf', order_below(order_barrier('')))
+local barrier = order_barrier('')
+local available = redis.call('ZCOUNT', K_PENDING, '-inf', order_below(barrier))
+-- What came meanwhile may also wait for a message in process: a take that found the connection held
+-- left it to the holder, so the holder puts it on the deferred list for whoever finishes that one.
+if available == 0 and barrier then
+  local next = redis.call('ZRANGE', K_PENDING, 0, 0, 'WITHSCORES')
+  if next[2] then redis.call('ZADD', K_DEFERRED, 'LT', next[2], CID) end
+end
 if expired > 0 then sync_index() end
 sync_leases()
 return {released, available, expired}
