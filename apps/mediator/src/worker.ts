@@ -208,7 +208,16 @@ export async function buildMediatorWorker(config: MediatorConfig, logger: Logger
   const jobScope = new JobScope()
   const liveDelivery = new LiveDelivery({ directory, queue: pickupQueue, relay, metrics, packer, jobScope })
   const sessionService = new ClusterPickupSessionService(directory, liveDelivery, backgroundWrites, config.WORKER_ID, logger)
-  const deliveringQueue = new DeliveringQueue(pickupQueue, liveDelivery, backgroundWrites, metrics, logger, jobScope)
+  const deliveringQueue = new DeliveringQueue({
+    queue: pickupQueue,
+    liveDelivery,
+    backgroundWrites,
+    metrics,
+    logger,
+    jobScope,
+    // Bound late: HeldDeliveries needs the agent, which needs this queue; nothing is queued before both exist.
+    deliverDue: (due, log): Promise<void> => heldDeliveries.deliverDue(due, log),
+  })
   const createdDids = config.FAST_FORWARD ? new CreatedDidCache() : undefined
 
   const agent = createMediatorAgent({
@@ -250,7 +259,7 @@ export async function buildMediatorWorker(config: MediatorConfig, logger: Logger
       })
     : undefined
   const shortcut = config.FAST_FORWARD ? new ShortcutChain([forwardFast, pickupFast?.shortcut]) : undefined
-  const heldDeliveries = new HeldDeliveries(order, pickupQueue, liveDelivery, agent.context, metrics, logger)
+  const heldDeliveries: HeldDeliveries = new HeldDeliveries(order, liveDelivery, agent.context, metrics, logger)
   const processor = new JobProcessor({
     agentContext: agent.context,
     relay,

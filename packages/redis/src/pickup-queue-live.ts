@@ -16,6 +16,11 @@ export interface AddAndTakeResult {
   /** The queued message's id (or, for a repeated idempotent add, the id of the first add). */
   id: string
   /**
+   * With `settlesOrder`: other connections whose live deliveries waited for the settled message and
+   * are now due; the caller delivers them (as after InboundOrder.finish). Empty otherwise.
+   */
+  due: string[]
+  /**
    * Present when the directory had an entry for the connection: where its live session is, and what
    * was taken for it under a lease (possibly nothing). The caller must deliver or release `messages`.
    */

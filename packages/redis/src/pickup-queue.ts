@@ -76,6 +76,12 @@ export interface OrderedOptions {
 export interface IdempotentAddMessageOptions extends AddMessageOptions, OrderedOptions {
   idempotencyKey?: string
   orderKey?: number
+  /**
+   * This is the last add of `orderOwner`: once it is queued, that inbound message holds nothing back
+   * any more, as if it had been finished (InboundOrder.finish), in the same step. Only in
+   * addMessageAndTakeIfLive, which then returns the connections whose held-back deliveries are due.
+   */
+  settlesOrder?: boolean
 }
 
 /** Credo's take options, plus the caller's place in the order and what to do with held messages. */
@@ -154,6 +160,8 @@ type AddReply = ['ok', number] | ['dup', string] | ['full', PickupQueueLimitKind
 
 /** Message ids per script call in remove and release. */
 const ID_CHUNK = 500
+/** Connections a settling add hands back at most (as InboundOrder.finish); the rest wait for the next finish. */
+const MAX_DUE_PER_SETTLE = 500
 
 /**
  * A durable, per-connection FIFO pickup queue in Redis that Credo uses as its
@@ -261,25 +269,29 @@ export class RedisPickupQueue implements DidCommQueueTransportRepository {
       this.settings.orderHoldMs,
       live.token,
       this.liveLockMs,
+      options.settlesOrder === true && options.orderOwner !== undefined ? '1' : '0',
+      MAX_DUE_PER_SETTLE,
     ])
     // The directory entry goes right after the queue's own KEYS (see addTakeLiveScript).
     const reply = (await this.command(this.redis, 'addTakeLive')(
       ...args.slice(0, PICKUP_QUEUE_KEY_COUNT),
       live.entryKey,
       ...args.slice(PICKUP_QUEUE_KEY_COUNT),
-    )) as [AddReply] | [AddReply, string[], TakeReply]
+    )) as [AddReply] | [AddReply, string[], string[], TakeReply | []]
     const queuedId = this.readAdded(reply[0], id, options.connectionId)
-    if (reply.length === 1) return { id: queuedId }
-    const messages = this.readTaken(reply[2], options.connectionId)
-    const entry = parseLiveEntryFields(reply[1])
+    if (reply.length === 1) return { id: queuedId, due: [] }
+    const [, due, fields, taken] = reply
+    if (fields.length === 0) return { id: queuedId, due }
+    const messages = this.readTaken(taken as TakeReply, options.connectionId)
+    const entry = parseLiveEntryFields(fields)
     if (!entry) {
       await this.releaseInFlight(
         options.connectionId,
         messages.map((m) => m.id),
       )
-      return { id: queuedId }
+      return { id: queuedId, due }
     }
-    return { id: queuedId, live: { entry, messages } }
+    return { id: queuedId, due, live: { entry, messages } }
   }
 
   /**

@@ -168,6 +168,59 @@ describe('InboundOrder with the pickup queue', () => {
     expect(await order.finish('early')).toEqual({ dropped: 0, due: ['c1'] })
   })
 
+  it('lets a settling add give up its message\'s place in the same step, naming the deliveries now due', async () => {
+    const directory = new LiveSessionDirectory({ redis, prefix: t.prefix })
+    for (const c of ['c1', 'c2']) {
+      await directory.register(c, { relayId: 'r1', socketId: `s-${c}`, transport: 'ws', registeredAt: clock.nowMs })
+    }
+    const liveAdd = (label: string, messageId: string, seq: number, connectionId: string, settlesOrder: boolean) =>
+      queue.addMessageAndTakeIfLive(
+        ctx,
+        {
+          connectionId,
+          recipientDids: [],
+          payload: envelope(label),
+          orderKey: orderKeyOf(seq, 0),
+          orderOwner: messageId,
+          idempotencyKey: `${messageId}:0`,
+          settlesOrder,
+        },
+        { entryKey: directory.keys.entry(connectionId), limit: 10, token: `t-${messageId}` },
+      )
+    const early = await order.register('early', true)
+    const late = await order.register('late', true)
+    // `late` for c1 is queued first and settles: c1's delivery waits for `early`, and `late` holds nobody back.
+    const lateAdd = await liveAdd('late', 'late', late.seq, 'c1', true)
+    expect(lateAdd.live?.messages).toEqual([])
+    expect(lateAdd.due).toEqual([])
+    expect(await order.getStats()).toMatchObject({ open: 1, deferred: 1 })
+    // `early` for c2 settles too: its own wallet is served by its take, and c1 is handed back as due.
+    const earlyAdd = await liveAdd('early', 'early', early.seq, 'c2', true)
+    expect(labels(earlyAdd.live?.messages ?? [])).toEqual(['early'])
+    expect(earlyAdd.due).toEqual(['c1'])
+    expect(await order.getStats()).toMatchObject({ open: 0, deferred: 0 })
+    // The job's end finds nothing left to finish; a retry's repeated add settles nothing twice.
+    expect(await order.finish('early')).toEqual({ dropped: 0, due: [] })
+    expect((await liveAdd('late', 'late', late.seq, 'c1', true)).due).toEqual([])
+  })
+
+  it('keeps a message open when its add does not settle, or when the add is refused', async () => {
+    const small = new RedisPickupQueue({ redis, prefix: t.prefix, orderHoldMs: HOLD_MS, clock: clock.now, maxMessagesPerConnection: 1 })
+    const directory = new LiveSessionDirectory({ redis, prefix: t.prefix })
+    const add = (messageId: string, seq: number, settlesOrder: boolean) =>
+      small.addMessageAndTakeIfLive(
+        ctx,
+        { connectionId: 'c1', recipientDids: [], payload: envelope(messageId), orderKey: orderKeyOf(seq, 0), orderOwner: messageId, settlesOrder },
+        { entryKey: directory.keys.entry('c1'), limit: 10, token: `t-${messageId}` },
+      )
+    const a = await order.register('a', true)
+    const b = await order.register('b', true)
+    await add('a', a.seq, false)
+    expect(await order.getStats()).toMatchObject({ open: 2 })
+    await expect(add('b', b.seq, true)).rejects.toThrow()
+    expect(await order.getStats()).toMatchObject({ open: 2 })
+  })
+
   it('stops waiting for a message whose worker died once it held everything back for the hold', async () => {
     // A dead worker's three jobs, and one processed by a live worker after them.
     const dead = [await order.register('d1', true), await order.register('d2', true), await order.register('d3', true)]

@@ -1,5 +1,5 @@
 import type { AgentContext, Kms } from '@credo-ts/core'
-import type { DidCommEncryptedMessage, DidCommQueueTransportRepository } from '@credo-ts/didcomm'
+import type { AddMessageOptions, DidCommEncryptedMessage } from '@credo-ts/didcomm'
 import type { InboundMessageJob } from '@mediator/contracts'
 import type { Logger } from '@mediator/config'
 import type { InboundShortcut } from '../inbound/job-processor.js'
@@ -19,14 +19,21 @@ export type ForwardSkipReason =
   | 'not-forward'
   | 'unknown-recipient'
 
+/**
+ * The queue Credo itself queues forwards on (the DeliveringQueue: queue, then live delivery). A
+ * forward is its job's only add, so the add settles the job's place in the order (`settlesOrder`).
+ */
+export interface ForwardQueue {
+  addMessage(agentContext: AgentContext, options: AddMessageOptions & { settlesOrder?: boolean }): Promise<string>
+}
+
 export interface ForwardShortcutDeps {
   agentContext: AgentContext
   /** Our KMS backend, called directly (the routing key's private half never leaves it). */
   kms: Pick<Kms.KeyManagementService, 'decrypt'>
   routingKeys: RoutingKeys
   recipients: ForwardRecipients
-  /** The queue Credo itself queues forwards on (the DeliveringQueue: queue, then live delivery). */
-  queue: Pick<DidCommQueueTransportRepository, 'addMessage'>
+  queue: ForwardQueue
   backgroundWrites: BackgroundWrites
   onForwarded?: () => void
   onSkipped?: (reason: ForwardSkipReason) => void
@@ -85,6 +92,7 @@ export class ForwardShortcut implements InboundShortcut {
         // The inner envelope as the sender wrote it; Credo queues the same object.
         payload: forward.msg as unknown as DidCommEncryptedMessage,
         receivedAt: new Date(job.receivedAt),
+        settlesOrder: true,
       }),
     )
     this.deps.onForwarded?.()

@@ -1,15 +1,14 @@
 import type { AgentContext, EventEmitter, Kms } from '@credo-ts/core'
-import type { DidCommQueueTransportRepository } from '@credo-ts/didcomm'
 import type { Redis } from 'ioredis'
 import type { Logger } from '@mediator/config'
 import type { BackgroundWrites } from '../pickup/background-writes.js'
 import type { MediatorMetrics } from '../metrics.js'
 import { ForwardInvalidation, type InvalidationTarget } from './forward-invalidation.js'
 import { ForwardRecipients, type ForwardRecipientsOptions } from './forward-recipients.js'
-import { ForwardShortcut } from './forward-shortcut.js'
+import { ForwardShortcut, type ForwardQueue } from './forward-shortcut.js'
 import { RoutingKeys } from './routing-keys.js'
 
-export { ForwardShortcut, type ForwardShortcutDeps, type ForwardSkipReason } from './forward-shortcut.js'
+export { ForwardShortcut, type ForwardQueue, type ForwardShortcutDeps, type ForwardSkipReason } from './forward-shortcut.js'
 export { ForwardRecipients, type ForwardRecipient, type ForwardRecipientsOptions } from './forward-recipients.js'
 export {
   ForwardInvalidation,
@@ -28,7 +27,7 @@ export interface ForwardFastPathOptions {
   agent: { context: AgentContext; events: EventEmitter }
   kms: Pick<Kms.KeyManagementService, 'decrypt'>
   /** The queue the agent was built with. */
-  queue: Pick<DidCommQueueTransportRepository, 'addMessage'>
+  queue: ForwardQueue
   backgroundWrites: BackgroundWrites
   /** The worker's Redis client: invalidation signals are published on it; its end ends the subscriber. */
   redis: Redis

@@ -63,10 +63,8 @@ export class JobProcessor {
     } finally {
       // Also after a failure: a retry is ordered by the job's place among queued messages, but later
       // live deliveries do not wait for it (docs/guarantees.md).
-      const liveHolds = run?.end() ?? []
-      if (job.order?.barrier || liveHolds.length > 0) {
-        await this.deps.heldDeliveries?.finish({ messageId: job.messageId, barrier: job.order?.barrier === true, liveHolds }, log)
-      }
+      const { settled } = run?.end() ?? { settled: false }
+      if (job.order?.barrier && !settled) await this.deps.heldDeliveries?.finish(job.messageId, log)
     }
   }
 

@@ -5,16 +5,15 @@ interface Scope {
   messageId: string
   order?: InboundOrderRef
   adds: number
-  /** Connections a live delivery of this job holds until the job ends (see keepLiveHold). */
-  liveHolds: Set<string>
-  ended: boolean
+  /** Whether a settling add already gave up the job's place in the order (see settled). */
+  settled: boolean
 }
 
 /** One job's scope (JobScope.begin). */
 export interface JobRun {
   within<T>(fn: () => Promise<T>): Promise<T>
-  /** Ends the scope; returns the connections whose live delivery hold the job kept, to release. */
-  end(): string[]
+  /** Ends the scope; says whether the job's place in the order was already given up by a settling add. */
+  end(): { settled: boolean }
 }
 
 /** What a queue add inside a job carries (see JobScope.nextAdd). */
@@ -38,13 +37,10 @@ export class JobScope {
 
   /** Starts the scope of one job; run its work `within` it, and `end` it when the work is done. */
   public begin(messageId: string, order: InboundOrderRef | undefined): JobRun {
-    const scope: Scope = { messageId, order, adds: 0, liveHolds: new Set(), ended: false }
+    const scope: Scope = { messageId, order, adds: 0, settled: false }
     return {
       within: (fn) => this.storage.run(scope, fn),
-      end: () => {
-        scope.ended = true
-        return [...scope.liveHolds]
-      },
+      end: () => ({ settled: scope.settled }),
     }
   }
 
@@ -66,14 +62,11 @@ export class JobScope {
   }
 
   /**
-   * A live delivery of this job (its token is the message id) keeps its hold on `connectionId` until
-   * the job ends, so the release goes with the job's finish in one round trip. False outside a job,
-   * or once the job has ended: the caller then releases at once.
+   * The job's last add was queued with `settlesOrder` (the forward fast path queues exactly one), which
+   * gave up the job's place in the order in the same step: the job's end has nothing left to finish.
    */
-  public keepLiveHold(connectionId: string): boolean {
+  public settled(): void {
     const scope = this.storage.getStore()
-    if (!scope || scope.ended) return false
-    scope.liveHolds.add(connectionId)
-    return true
+    if (scope) scope.settled = true
   }
 }

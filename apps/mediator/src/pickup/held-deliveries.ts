@@ -1,32 +1,22 @@
 import type { AgentContext } from '@credo-ts/core'
 import type { Logger } from '@mediator/config'
-import type { FinishResult, InboundOrder, RedisPickupQueue } from '@mediator/redis'
+import type { FinishResult, InboundOrder } from '@mediator/redis'
 import type { MediatorMetrics } from '../metrics.js'
 import type { LiveDelivery } from './live-delivery.js'
 import { PeriodicTask } from './periodic-task.js'
 
-/** What a job that ends hands on: its place in the order, and the live deliveries it held. */
-export interface FinishedJob {
-  messageId: string
-  /** Whether later deliveries waited for it (InboundOrderRef.barrier). */
-  barrier: boolean
-  /** Connections its live deliveries held (their token is the message id). */
-  liveHolds: readonly string[]
-}
-
 /**
- * Makes the live deliveries that waited: for an earlier inbound message (see InboundOrder), or for
- * another delivery to the same wallet (RedisPickupQueue's live hold). When a job ends, it gives up its
- * place in the order and its holds in one round trip, and this delivers to the connections that have
- * become due. Every worker also checks periodically, so that a hold that ran out (the message's worker
- * died) releases deliveries even when nothing else finishes.
+ * Makes the live deliveries that waited for an earlier inbound message (see InboundOrder). When a job
+ * ends it gives up its place in the order, and this delivers to the connections that have become due
+ * (a forward on the fast path gives its place up with its queue add instead, which hands the due
+ * connections to `deliverDue`). Every worker also checks periodically, so that a hold that ran out
+ * (the message's worker died) releases deliveries even when nothing else finishes.
  */
 export class HeldDeliveries {
   private readonly task: PeriodicTask<number>
 
   public constructor(
     private readonly order: InboundOrder,
-    private readonly queue: Pick<RedisPickupQueue, 'releaseLive'>,
     private readonly delivery: LiveDelivery,
     private readonly agentContext: AgentContext,
     private readonly metrics: MediatorMetrics,
@@ -53,19 +43,21 @@ export class HeldDeliveries {
    * A job ended: delivers what waited for it. Never throws: the job's own work is done, and what is
    * not delivered now stays queued (back on the deferred list, or behind a hold that runs out).
    */
-  public async finish(job: FinishedJob, log: Logger): Promise<void> {
+  public async finish(messageId: string, log: Logger): Promise<void> {
     try {
-      const [finished, ...released] = await Promise.all([
-        job.barrier ? this.order.finish(job.messageId) : Promise.resolve({ dropped: 0, due: [] }),
-        ...job.liveHolds.map((connectionId) => this.queue.releaseLive(connectionId, job.messageId)),
-      ])
-      const due = new Set(finished.due)
-      job.liveHolds.forEach((connectionId, i) => {
-        if ((released[i]?.available ?? 0) > 0) due.add(connectionId)
-      })
-      await this.deliver({ dropped: finished.dropped, due: [...due] }, log)
+      await this.deliver(await this.order.finish(messageId), log)
     } catch (error) {
-      log.warn({ err: error }, 'held deliveries: ending the job\'s place and holds failed; they run out instead')
+      log.warn({ err: error }, 'held deliveries: ending the job\'s place in the order failed; it runs out instead')
+    }
+  }
+
+  /** Delivers to connections already taken off the deferred list (by a settling add). Never throws. */
+  public async deliverDue(due: readonly string[], log: Logger): Promise<void> {
+    if (due.length === 0) return
+    try {
+      await this.deliver({ dropped: 0, due: [...due] }, log)
+    } catch (error) {
+      log.warn({ err: error, connectionIds: due }, 'held deliveries failed; they wait for the next check')
     }
   }
 

@@ -31,11 +31,8 @@ export interface LiveDeliveryOptions {
   batchSize?: number
   /** Packs deliveries on the KMS directly; without it Credo's envelope service packs them. */
   packer?: DeliveryPacker
-  /**
-   * Which inbound message is being processed, so that its own place in the order holds nothing back,
-   * and so that its deliveries' holds end with it.
-   */
-  jobScope?: Pick<JobScope, 'currentMessageId' | 'keepLiveHold'>
+  /** Which inbound message is being processed, so that its own place in the order holds nothing back. */
+  jobScope?: Pick<JobScope, 'currentMessageId'>
 }
 
 /** A batch taken for a live session by addAndTake, with the token of the hold the take put on it. */
@@ -53,9 +50,9 @@ export interface TakenForLive {
  *
  * One delivery at a time per wallet: a take holds the connection (the pickup queue's live hold) until
  * the relay answered the send, so that two workers never write a wallet two batches that could cross
- * on the way to its socket. The holder hands on: whatever was queued meanwhile, it delivers next. A
- * job's deliveries keep their hold until the job ends (released with the job's finish, one round
- * trip); others release right after their send.
+ * on the way to its socket. The holder hands on: whatever was queued meanwhile, it delivers next,
+ * right after the relay answered its send (not when its job ends: the next forward to a busy wallet
+ * waits one send, not one job).
  */
 export class LiveDelivery {
   private readonly batchSize: number
@@ -88,7 +85,8 @@ export class LiveDelivery {
       log.warn({ connectionId }, 'live session without packing keys, ignored')
       return 'not-live'
     }
-    const token = this.token()
+    // Every delivery has its own token, a job's too: two deliveries of one job must not cross either.
+    const token = randomUUID()
     for (;;) {
       // Messages held back for an earlier inbound message still in process are delivered by whoever
       // finishes that one (deferIfHeld; see InboundOrder); those behind another delivery's hold, by
@@ -114,14 +112,14 @@ export class LiveDelivery {
   public async addAndTake(
     agentContext: AgentContext,
     options: IdempotentAddMessageOptions,
-  ): Promise<{ id: string; live?: TakenForLive }> {
-    const token = this.token()
-    const { id, live } = await this.options.queue.addMessageAndTakeIfLive(agentContext, options, {
+  ): Promise<{ id: string; due: string[]; live?: TakenForLive }> {
+    const token = randomUUID()
+    const { id, due, live } = await this.options.queue.addMessageAndTakeIfLive(agentContext, options, {
       entryKey: this.options.directory.keys.entry(options.connectionId),
       limit: this.batchSize,
       token,
     })
-    return live ? { id, live: { ...live, token } } : { id }
+    return live ? { id, due, live: { ...live, token } } : { id, due }
   }
 
   /**
@@ -157,19 +155,12 @@ export class LiveDelivery {
   }
 
   /**
-   * After a send that took messages: a job's delivery keeps its hold until the job ends; any other
-   * releases it now, and says whether to deliver again (something was queued meanwhile and the
-   * wallet is still there).
+   * After a send that took messages: releases the hold, and says whether to deliver again (something
+   * was queued meanwhile and the wallet is still there).
    */
   private async handOn(connectionId: string, token: string, outcome: LiveDeliveryOutcome): Promise<boolean> {
-    if (token === this.options.jobScope?.currentMessageId() && this.options.jobScope.keepLiveHold(connectionId)) return false
     const { available } = await this.options.queue.releaseLive(connectionId, token)
     return outcome === 'written' && available > 0
-  }
-
-  /** A job's deliveries share its message id as their token (so its own takes may go on); others get one each. */
-  private token(): string {
-    return this.options.jobScope?.currentMessageId() ?? randomUUID()
   }
 
   /** Packs and sends what was taken for `entry`, whose keys are already checked (see deliverTaken). */

@@ -46,6 +46,13 @@ local function order_below(barrier)
   if barrier then return '(' .. fmt(barrier) end
   return '+inf'
 end
+
+-- Takes up to \`limit\` connections off the deferred list whose held-back deliveries are now due.
+local function order_take_due(limit)
+  local due = redis.call('ZRANGEBYSCORE', K_DEFERRED, '-inf', order_below(order_barrier('')), 'LIMIT', 0, limit)
+  if #due > 0 then redis.call('ZREM', K_DEFERRED, unpack(due)) end
+  return due
+end
 `
 
 const orderKeysPrelude = `
@@ -71,9 +78,7 @@ return seq
 export const finishScript = `${orderKeysPrelude}${orderHelpers}
 if ARGV[2] ~= '' then redis.call('ZREM', K_OPEN, ARGV[2]) end
 local dropped = order_settle(tonumber(ARGV[3]))
-local due = redis.call('ZRANGEBYSCORE', K_DEFERRED, '-inf', order_below(order_barrier('')), 'LIMIT', 0, tonumber(ARGV[4]))
-if #due > 0 then redis.call('ZREM', K_DEFERRED, unpack(due)) end
-return {dropped, due}
+return {dropped, order_take_due(tonumber(ARGV[4]))}
 `
 
 /** Returns {open, deferred, oldest open since (ms, -1 if none), now}. */

@@ -292,15 +292,32 @@ export const ADD_TAKE_LIVE_KEY_COUNT = PICKUP_QUEUE_KEY_COUNT + 1
  * delivery ARGV[19] holding the connection for ARGV[20] ms: the forward
  * path's add, directory lookup and take in one round trip. A duplicate add still takes, as a
  * retried job would have delivered what is pending. A full queue takes nothing.
- * Returns {add reply} when the add was refused or there is no entry, else
- * {add reply, entry fields as HGETALL returns them, take reply as takeScript returns it}.
+ *
+ * With ARGV[21] = '1' this add is the last one of the inbound message ARGV[17]: once it is queued,
+ * that message holds nothing back any more (InboundOrder.finish, in the same step), and the reply
+ * says which other connections' held-back deliveries have become due (at most ARGV[22]), for the
+ * caller to deliver. This connection is never among them when it is live: this take serves it.
+ *
+ * Returns {add reply} when the add was refused, else {add reply, due connections, entry fields as
+ * HGETALL returns them (none without an entry), take reply as takeScript returns it (none without an
+ * entry)}.
  */
 export const addTakeLiveScript = `${prelude}${addFunction}${liveLockFunctions}${takeFunction}
 local added = add_message()
 if added[1] == 'full' then return {added} end
+local own = ARGV[17]
+local due = {}
+if ARGV[21] == '1' and own ~= '' and redis.call('ZREM', K_OPEN, own) == 1 then
+  order_settle(tonumber(ARGV[18]))
+  due = order_take_due(tonumber(ARGV[22]))
+end
 local entry = redis.call('HGETALL', KEYS[15])
-if #entry == 0 then return {added} end
-return {added, entry, take_messages(tonumber(ARGV[15]), '', false, tonumber(ARGV[16]), ARGV[17], tonumber(ARGV[18]), true,
+if #entry == 0 then return {added, due, {}, {}} end
+local others = {}
+for _, cid in ipairs(due) do
+  if cid ~= CID then others[#others + 1] = cid end
+end
+return {added, others, entry, take_messages(tonumber(ARGV[15]), '', false, tonumber(ARGV[16]), own, tonumber(ARGV[18]), true,
   ARGV[19], tonumber(ARGV[20]))}
 `
 
