@@ -27,6 +27,12 @@ export interface AddAndTakeResult {
   live?: { entry: LiveSessionEntry; messages: QueuedDidCommMessage[] }
 }
 
+/** What `takeForLive` found: the live session, if any, and what was taken for it under a lease. */
+export interface LiveTake {
+  entry?: LiveSessionEntry
+  messages: QueuedDidCommMessage[]
+}
+
 /**
  * Parses a directory entry from HGETALL's flat field/value list. Undefined when it does not parse
  * (an older layout), which counts as no live session, as for the directory's own lookup.

@@ -14,6 +14,7 @@ import type { RedisKeys } from '@mediator/contracts'
 import {
   ADD_TAKE_LIVE_KEY_COUNT,
   PICKUP_QUEUE_KEY_COUNT,
+  TAKE_LIVE_KEY_COUNT,
   addScript,
   addTakeLiveScript,
   countScript,
@@ -24,19 +25,25 @@ import {
   removeScript,
   requeueExpiredScript,
   statsScript,
+  takeLiveScript,
   takeScript,
 } from './lua/pickup-queue-scripts.js'
 import { PickupQueueFullError, type PickupQueueLimitKind } from './pickup-queue-errors.js'
 import { PickupQueueKeys } from './pickup-queue-keys.js'
 import { assertNoClientKeyPrefix, scriptCommand, type ScriptArg, type ScriptCommand } from './lua/script-client.js'
-import { parseLiveEntryFields, type AddAndTakeResult, type LiveTakeOptions } from './pickup-queue-live.js'
+import {
+  parseLiveEntryFields,
+  type AddAndTakeResult,
+  type LiveTake,
+  type LiveTakeOptions,
+} from './pickup-queue-live.js'
 import {
   pickupQueueSettingsSchema,
   type PickupQueueSettings,
   type PickupQueueSettingsInput,
 } from './pickup-queue-options.js'
 
-export type { AddAndTakeResult, LiveTakeOptions } from './pickup-queue-live.js'
+export type { AddAndTakeResult, LiveTake, LiveTakeOptions } from './pickup-queue-live.js'
 
 /** The part of a pino logger the queue uses, so callers can pass theirs without a pino dependency here. */
 export interface PickupQueueLogger {
@@ -152,6 +159,7 @@ const commands = {
   releaseLive: { name: 'mediatorPickupReleaseLive', lua: releaseLiveScript },
   // The queue's KEYS plus the connection's live-session directory entry.
   addTakeLive: { name: 'mediatorPickupAddTakeLive', lua: addTakeLiveScript, keys: ADD_TAKE_LIVE_KEY_COUNT },
+  takeLive: { name: 'mediatorPickupTakeLive', lua: takeLiveScript, keys: TAKE_LIVE_KEY_COUNT },
 } as const
 type CommandKey = keyof typeof commands
 
@@ -218,10 +226,8 @@ export class RedisPickupQueue implements DidCommQueueTransportRepository {
     _agentContext: AgentContext,
     options: OrderedTakeOptions,
   ): Promise<QueuedDidCommMessage[]> {
-    const asked = options.limit ?? this.settings.maxTakeLimit
-    const limit = Number.isFinite(asked) ? Math.max(0, Math.min(Math.floor(asked), this.settings.maxTakeLimit)) : 0
     const reply = (await this.run('take', options.connectionId, [
-      limit,
+      this.takeLimit(options.limit ?? this.settings.maxTakeLimit),
       options.recipientDid ?? '',
       options.deleteMessages ? '1' : '0',
       this.settings.leaseMs,
@@ -259,11 +265,9 @@ export class RedisPickupQueue implements DidCommQueueTransportRepository {
     live: LiveTakeOptions,
   ): Promise<AddAndTakeResult> {
     const id = randomUUID()
-    const asked = Number.isFinite(live.limit) ? Math.floor(live.limit) : 0
-    const limit = Math.max(0, Math.min(asked, this.settings.maxTakeLimit))
     const args = this.scriptArgs(options.connectionId, [
       ...this.addArgs(id, options),
-      limit,
+      this.takeLimit(live.limit),
       this.settings.leaseMs,
       options.orderOwner ?? '',
       this.settings.orderHoldMs,
@@ -295,6 +299,42 @@ export class RedisPickupQueue implements DidCommQueueTransportRepository {
   }
 
   /**
+   * A live delivery's take: looks the connection's live session up (`live.entryKey`) and, if there is
+   * one, takes up to `live.limit` pending messages under a lease for it, holding the connection with
+   * `live.token`, in one round trip. Call it again with the same token after a written send to hand
+   * on: it goes on holding while there is more, and ends the hold (as releaseLive) when there is
+   * nothing, or no session. Without a session, or with an entry that does not parse, `entry` is
+   * absent and nothing stays taken.
+   */
+  public async takeForLive(connectionId: string, live: LiveTakeOptions & OrderedOptions): Promise<LiveTake> {
+    const args = this.scriptArgs(connectionId, [
+      this.takeLimit(live.limit),
+      this.settings.leaseMs,
+      live.orderOwner ?? '',
+      this.settings.orderHoldMs,
+      live.token,
+      this.liveLockMs,
+    ])
+    const reply = (await this.command(this.redis, 'takeLive')(
+      ...args.slice(0, PICKUP_QUEUE_KEY_COUNT),
+      live.entryKey,
+      ...args.slice(PICKUP_QUEUE_KEY_COUNT),
+    )) as [] | [string[], TakeReply]
+    if (reply.length === 0) return { messages: [] }
+    const messages = this.readTaken(reply[1], connectionId)
+    const entry = parseLiveEntryFields(reply[0])
+    if (!entry) {
+      await this.releaseInFlight(
+        connectionId,
+        messages.map((m) => m.id),
+      )
+      await this.releaseLive(connectionId, live.token)
+      return { messages: [] }
+    }
+    return { entry, messages }
+  }
+
+  /**
    * Ends the hold a live delivery (`token`, see OrderedTakeOptions.liveToken) has on the connection,
    * once the relay answered its send. Messages queued meanwhile were left to the holder: when
    * `available` is not 0, the caller delivers them.
@@ -306,6 +346,11 @@ export class RedisPickupQueue implements DidCommQueueTransportRepository {
     ])) as [number, number, number]
     this.reportExpired(expired, connectionId)
     return { released: released === 1, available }
+  }
+
+  /** A take's batch size as the scripts get it: whole, at most maxTakeLimit, 0 for nonsense. */
+  private takeLimit(asked: number): number {
+    return Number.isFinite(asked) ? Math.max(0, Math.min(Math.floor(asked), this.settings.maxTakeLimit)) : 0
   }
 
   /** A hold outlives neither the lease of what it sent nor `liveLockMs`. */

@@ -527,6 +527,30 @@ describe('RedisPickupQueue', () => {
       expect(labels((await addTake(queue, directory, 'm6', { token: 'D' })).live?.messages ?? [])).toEqual(['m5', 'm6'])
     })
 
+    it('takes for a live session with its lookup in one step, and ends the hold once the holder finds nothing more', async () => {
+      const queue = createQueue({ leaseMs: 60_000, liveLockMs: 5_000 })
+      const directory = createDirectory()
+      const takeLive = (token: string) =>
+        queue.takeForLive('c1', { entryKey: directory.keys.entry('c1'), limit: 10, token })
+      await addAll(queue, 'c1', ['m1'])
+      // No live session: nothing is taken, nothing held.
+      expect(await takeLive('A')).toEqual({ messages: [] })
+      expect(await queue.getStats('c1')).toMatchObject({ pending: 1, inFlight: 0 })
+      await directory.register('c1', liveEntry)
+      const first = await takeLive('A')
+      expect(first.entry).toEqual(liveEntry)
+      expect(labels(first.messages)).toEqual(['m1'])
+      // Another delivery must wait while A sends; A, handing on, takes what came meanwhile.
+      await addAll(queue, 'c1', ['m2'])
+      expect((await takeLive('B')).messages).toEqual([])
+      expect(labels((await takeLive('A')).messages)).toEqual(['m2'])
+      // A finds nothing more: that take ends its hold, and B's next delivery goes.
+      expect((await takeLive('A')).messages).toEqual([])
+      await addAll(queue, 'c1', ['m3'])
+      expect(labels((await takeLive('B')).messages)).toEqual(['m3'])
+      expect(await queue.releaseLive('c1', 'A')).toMatchObject({ released: false })
+    })
+
     it('holds a connection no longer than the lease of what it sent', async () => {
       const clock = new ManualClock()
       const queue = createQueue({ clock: clock.now, leaseMs: 1_000, liveLockMs: 10_000 })

@@ -77,30 +77,8 @@ export class LiveDelivery {
     log: Logger,
     receivedAt?: number,
   ): Promise<LiveDeliveryOutcome> {
-    const { directory, queue } = this.options
-    const entry = await directory.lookup(connectionId)
-    if (!entry) return 'not-live'
-    const keys = liveSessionKeysSchema.safeParse(entry.keys)
-    if (!keys.success) {
-      log.warn({ connectionId }, 'live session without packing keys, ignored')
-      return 'not-live'
-    }
     // Every delivery has its own token, a job's too: two deliveries of one job must not cross either.
-    const token = randomUUID()
-    for (;;) {
-      // Messages held back for an earlier inbound message still in process are delivered by whoever
-      // finishes that one (deferIfHeld; see InboundOrder); those behind another delivery's hold, by
-      // that delivery.
-      const messages = await queue.takeFromQueue(agentContext, {
-        connectionId,
-        limit: this.batchSize,
-        orderOwner: this.options.jobScope?.currentMessageId(),
-        deferIfHeld: true,
-        liveToken: token,
-      })
-      const outcome = await this.send(agentContext, connectionId, entry, keys.data, messages, log, receivedAt)
-      if (messages.length === 0 || !(await this.handOn(connectionId, token, outcome))) return outcome
-    }
+    return this.deliverUnder(agentContext, connectionId, randomUUID(), log, receivedAt)
   }
 
   /**
@@ -137,30 +115,85 @@ export class LiveDelivery {
     receivedAt?: number,
   ): Promise<LiveDeliveryOutcome> {
     const keys = liveSessionKeysSchema.safeParse(entry.keys)
-    let outcome: LiveDeliveryOutcome
-    if (keys.success) {
-      outcome = await this.send(agentContext, connectionId, entry, keys.data, messages, log, receivedAt)
-    } else {
-      log.warn({ connectionId }, 'live session without packing keys, ignored')
-      await this.options.queue.releaseInFlight(
-        connectionId,
-        messages.map((m) => m.id),
-      )
-      outcome = 'not-live'
-    }
-    if (messages.length > 0 && (await this.handOn(connectionId, token, outcome))) {
-      return this.deliverQueued(agentContext, connectionId, log)
-    }
-    return outcome
+    if (!keys.success) return this.ignoreSession(connectionId, token, messages, log)
+    const outcome = await this.sendHolding(agentContext, connectionId, token, entry, keys.data, messages, log, receivedAt)
+    if (messages.length === 0 || outcome !== 'written') return outcome
+    return this.deliverUnder(agentContext, connectionId, token, log, undefined, outcome)
   }
 
   /**
-   * After a send that took messages: releases the hold, and says whether to deliver again (something
-   * was queued meanwhile and the wallet is still there).
+   * Takes and sends batches for the connection's live session under `token` until nothing is left
+   * (see RedisPickupQueue.takeForLive: each take also looks the session up, and the take that finds
+   * nothing ends the hold). `sent` is the outcome of a send already made under the token: this is then
+   * the holder handing on what came meanwhile. Messages held back for an earlier inbound message still
+   * in process are delivered by whoever finishes that one (see InboundOrder); those behind another
+   * delivery's hold, by that delivery.
    */
-  private async handOn(connectionId: string, token: string, outcome: LiveDeliveryOutcome): Promise<boolean> {
-    const { available } = await this.options.queue.releaseLive(connectionId, token)
-    return outcome === 'written' && available > 0
+  private async deliverUnder(
+    agentContext: AgentContext,
+    connectionId: string,
+    token: string,
+    log: Logger,
+    receivedAt: number | undefined,
+    sent?: LiveDeliveryOutcome,
+  ): Promise<LiveDeliveryOutcome> {
+    const { directory, queue } = this.options
+    let outcome = sent
+    for (;;) {
+      const { entry, messages } = await queue.takeForLive(connectionId, {
+        entryKey: directory.keys.entry(connectionId),
+        limit: this.batchSize,
+        token,
+        orderOwner: this.options.jobScope?.currentMessageId(),
+      })
+      if (!entry) return outcome ?? 'not-live'
+      const keys = liveSessionKeysSchema.safeParse(entry.keys)
+      if (!keys.success) return this.ignoreSession(connectionId, token, messages, log)
+      if (messages.length === 0) return outcome ?? (await this.send(agentContext, connectionId, entry, keys.data, messages, log))
+      outcome = await this.sendHolding(agentContext, connectionId, token, entry, keys.data, messages, log, receivedAt)
+      if (outcome !== 'written') return outcome
+      receivedAt = undefined
+    }
+  }
+
+  /** A session without packing keys (an older layout) counts as none: what was taken for it goes back. */
+  private async ignoreSession(
+    connectionId: string,
+    token: string,
+    messages: QueuedDidCommMessage[],
+    log: Logger,
+  ): Promise<LiveDeliveryOutcome> {
+    log.warn({ connectionId }, 'live session without packing keys, ignored')
+    await this.options.queue.releaseInFlight(
+      connectionId,
+      messages.map((m) => m.id),
+    )
+    await this.options.queue.releaseLive(connectionId, token)
+    return 'not-live'
+  }
+
+  /**
+   * Sends what was taken under `token`'s hold; the hold ends here unless the send was written (the
+   * holder then takes again, which ends it when there is nothing more). A send that throws (packing)
+   * ends it too, so that the wallet's next delivery need not wait for the hold to run out.
+   */
+  private async sendHolding(
+    agentContext: AgentContext,
+    connectionId: string,
+    token: string,
+    entry: LiveSessionEntry,
+    keys: LiveSessionKeys,
+    messages: QueuedDidCommMessage[],
+    log: Logger,
+    receivedAt: number | undefined,
+  ): Promise<LiveDeliveryOutcome> {
+    let outcome: LiveDeliveryOutcome | undefined
+    try {
+      outcome = await this.send(agentContext, connectionId, entry, keys, messages, log, receivedAt)
+      return outcome
+    } finally {
+      if (messages.length > 0 && outcome !== 'written') await this.options.queue.releaseLive(connectionId, token)
+    }
   }
 
   /** Packs and sends what was taken for `entry`, whose keys are already checked (see deliverTaken). */

@@ -90,8 +90,10 @@ export async function startWallet(label: string, strategy = DidCommMediatorPicku
     async obtainMediation(invitationUrl: string) {
       const { connectionRecord } = await agent.didcomm.oob.receiveInvitationFromUrl(invitationUrl, { label })
       if (!connectionRecord) throw new Error('no connection from the mediator invitation')
-      const connection = await agent.didcomm.connections.returnWhenIsConnected(connectionRecord.id, { timeoutMs: 30_000 })
-      const mediation = await agent.didcomm.mediationRecipient.provision(connection)
+      const connection = await named('the wallet\'s connection to the mediator', () =>
+        agent.didcomm.connections.returnWhenIsConnected(connectionRecord.id, { timeoutMs: 30_000 }),
+      )
+      const mediation = await named('the mediation grant', () => agent.didcomm.mediationRecipient.provision(connection))
       return { connection, mediation }
     },
     /** The app goes to the background: pickup stops and the agent shuts down, closing its socket. */
@@ -116,6 +118,15 @@ export async function startWallet(label: string, strategy = DidCommMediatorPicku
       p.kms.close()
       await p.db.drop()
     },
+  }
+}
+
+/** Credo's own timeouts (rxjs) say nothing of what timed out: a failing test should. */
+async function named<T>(what: string, step: () => Promise<T>): Promise<T> {
+  try {
+    return await step()
+  } catch (error) {
+    throw new Error(`${what} failed: ${(error as Error).message}`, { cause: error })
   }
 }
 
@@ -181,7 +192,9 @@ export async function startSender(label: string, options: { connectionPerMessage
       const url = invitation.outOfBandInvitation.toUrl({ domain: 'https://wallet.example' })
       const { connectionRecord } = await agent.didcomm.oob.receiveInvitationFromUrl(url, { label })
       if (!connectionRecord) throw new Error('no connection from the wallet invitation')
-      return agent.didcomm.connections.returnWhenIsConnected(connectionRecord.id, { timeoutMs: 30_000 })
+      return named('the sender\'s connection to the wallet (through the mediator)', () =>
+        agent.didcomm.connections.returnWhenIsConnected(connectionRecord.id, { timeoutMs: 30_000 }),
+      )
     },
     /**
      * Sends a basic message the way a careful sender does: when the mediator did not acknowledge it

@@ -321,6 +321,32 @@ return {added, others, entry, take_messages(tonumber(ARGV[15]), '', false, tonum
   ARGV[19], tonumber(ARGV[20]))}
 `
 
+/** KEYS of takeLiveScript: the shared ones, then the live-session directory entry (a HASH). */
+export const TAKE_LIVE_KEY_COUNT = PICKUP_QUEUE_KEY_COUNT + 1
+
+/**
+ * A live delivery's take, with the directory lookup in the same step: if the connection has a
+ * live-session entry (KEYS[15]), takes up to ARGV[5] pending messages under a lease of ARGV[6] ms, as
+ * take_messages does for the inbound message ARGV[7] with the order hold ARGV[8], as the live
+ * delivery ARGV[9] holding the connection for ARGV[10] ms. The same token again after a written send
+ * is the holder handing on: it goes on holding while there is something to take, and releases its
+ * hold in the same step when there is nothing (or no entry): one round trip per batch, none extra.
+ * Returns {entry fields as HGETALL returns them, take reply as takeScript returns it}, or {} without
+ * an entry.
+ */
+export const takeLiveScript = `${prelude}${liveLockFunctions}${takeFunction}
+local token = ARGV[9]
+local entry = redis.call('HGETALL', KEYS[15])
+if #entry == 0 then
+  release_live(token)
+  return {}
+end
+local taken = take_messages(tonumber(ARGV[5]), '', false, tonumber(ARGV[6]), ARGV[7], tonumber(ARGV[8]), true,
+  token, tonumber(ARGV[10]))
+if #taken == 2 then release_live(token) end
+return {entry, taken}
+`
+
 /** ARGV[5..] message ids. Returns {removed, expired}. */
 export const removeScript = `${prelude}
 local expired = expire_old()
