@@ -3,7 +3,7 @@ import type { Logger } from '@mediator/config'
 import type { FinishResult, InboundOrder } from '@mediator/redis'
 import type { MediatorMetrics } from '../metrics.js'
 import type { LiveDelivery } from './live-delivery.js'
-import { PeriodicTask } from './periodic-task.js'
+import { Sweeper } from './periodic-task.js'
 
 /**
  * Makes the live deliveries that waited for an earlier inbound message (see InboundOrder). When a job
@@ -12,9 +12,7 @@ import { PeriodicTask } from './periodic-task.js'
  * connections to `deliverDue`). Every worker also checks periodically, so that a hold that ran out
  * (the message's worker died) releases deliveries even when nothing else finishes.
  */
-export class HeldDeliveries {
-  private readonly task: PeriodicTask<number>
-
+export class HeldDeliveries extends Sweeper<number> {
   public constructor(
     private readonly order: InboundOrder,
     private readonly delivery: LiveDelivery,
@@ -22,21 +20,7 @@ export class HeldDeliveries {
     private readonly metrics: MediatorMetrics,
     private readonly logger: Logger,
   ) {
-    this.task = new PeriodicTask('held delivery check', () => this.check(this.logger), logger)
-  }
-
-  /** Checks every `intervalMs`; half the hold keeps a run-out hold from waiting much longer than itself. */
-  public start(intervalMs: number): void {
-    this.task.start(intervalMs)
-  }
-
-  public stop(): void {
-    this.task.stop()
-  }
-
-  /** One periodic pass now; returns how many connections got a delivery written. */
-  public async sweep(): Promise<number> {
-    return (await this.task.runOnce()) ?? 0
+    super('held delivery check', logger)
   }
 
   /**
@@ -61,8 +45,9 @@ export class HeldDeliveries {
     }
   }
 
-  private async check(log: Logger): Promise<number> {
-    return this.deliver(await this.order.finish(), log)
+  /** The periodic check (every half hold); returns how many connections got a delivery written. */
+  protected async pass(): Promise<number> {
+    return this.deliver(await this.order.finish(), this.logger)
   }
 
   private async deliver({ dropped, due }: FinishResult, log: Logger): Promise<number> {

@@ -3,7 +3,7 @@ import type { Logger } from '@mediator/config'
 import type { RedisPickupQueue } from '@mediator/redis'
 import type { MediatorMetrics } from '../metrics.js'
 import type { LiveDelivery } from './live-delivery.js'
-import { PeriodicTask } from './periodic-task.js'
+import { Sweeper } from './periodic-task.js'
 
 /**
  * Brings back messages whose delivery was never confirmed. A lease runs out when the worker that took
@@ -13,9 +13,7 @@ import { PeriodicTask } from './periodic-task.js'
  * worker runs it; two sweeps at once are harmless (each connection's requeue is atomic, the second
  * finds nothing due, and a delivery takes under a lease).
  */
-export class LeaseSweeper {
-  private readonly task: PeriodicTask<number>
-
+export class LeaseSweeper extends Sweeper<number> {
   public constructor(
     private readonly queue: RedisPickupQueue,
     private readonly delivery: LiveDelivery,
@@ -23,24 +21,11 @@ export class LeaseSweeper {
     private readonly metrics: MediatorMetrics,
     private readonly logger: Logger,
   ) {
-    this.task = new PeriodicTask('lease sweep', () => this.sweepOnce(), logger)
+    super('lease sweep', logger)
   }
 
-  /** Sweeps every `intervalMs`; a quarter of the lease keeps the extra wait under a quarter lease. */
-  public start(intervalMs: number): void {
-    this.task.start(intervalMs)
-  }
-
-  public stop(): void {
-    this.task.stop()
-  }
-
-  /** One pass; returns how many connections got a delivery written (0 when a pass was running). */
-  public async sweep(): Promise<number> {
-    return (await this.task.runOnce()) ?? 0
-  }
-
-  private async sweepOnce(): Promise<number> {
+  /** One pass; returns how many connections got a delivery written. */
+  protected async pass(): Promise<number> {
     const due = await this.queue.requeueExpiredLeases()
     let written = 0
     for (const { connectionId, requeued } of due) {

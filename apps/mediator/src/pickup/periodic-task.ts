@@ -38,3 +38,27 @@ export class PeriodicTask<T = void> {
     }
   }
 }
+
+/** A PeriodicTask with the start, stop and pass-now that every sweeper of the worker has. */
+export abstract class Sweeper<T = void> {
+  private readonly task: PeriodicTask<T>
+
+  protected constructor(name: string, logger: Logger) {
+    this.task = new PeriodicTask(name, () => this.pass(), logger)
+  }
+
+  public start(intervalMs: number): void {
+    this.task.start(intervalMs)
+  }
+
+  public stop(): void {
+    this.task.stop()
+  }
+
+  /** One pass now; undefined when it failed, or was skipped because a pass was running. */
+  public sweep(): Promise<T | undefined> {
+    return this.task.runOnce()
+  }
+
+  protected abstract pass(): Promise<T>
+}

@@ -107,7 +107,7 @@ describe('live delivery when the relay does not write', () => {
     let written = 0
     for (let i = 0; i < 100 && written === 0; i++) {
       await new Promise((resolve) => setTimeout(resolve, 50))
-      written = await sweeper.sweep()
+      written = (await sweeper.sweep()) ?? 0
     }
     expect(written).toBe(1)
     expect(p.relay.writesTo('flaky-socket')).toHaveLength(2)
