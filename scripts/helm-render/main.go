@@ -3,7 +3,8 @@
 // missingkey=zero, the sprig function map without env/expandenv, sigs.k8s.io/yaml for toYaml and
 // for reading values, and Helm's include/required/tpl/toJson/fromYaml semantics, its values
 // coalescing (a null override deletes a default) and its template naming and ordering. It does not
-// validate values against values.schema.json (the caller does) and knows no subcharts or lookup.
+// validate values against values.schema.json (the caller does) and knows no subcharts or lookup;
+// .Files has Get and GetBytes only.
 //
 // Usage: helm-render -chart DIR -name RELEASE -namespace NS [-f values.yaml]... > rendered.json
 // Output: a JSON object, template path -> rendered text, partials (_*.tpl) left out; on a template
@@ -25,6 +26,40 @@ import (
 	"github.com/Masterminds/sprig/v3"
 	"sigs.k8s.io/yaml"
 )
+
+// chartFiles is .Files: the chart's files outside templates/, by path relative to the chart.
+type chartFiles map[string][]byte
+
+func (f chartFiles) Get(name string) string      { return string(f[name]) }
+func (f chartFiles) GetBytes(name string) []byte { return f[name] }
+
+func loadFiles(chartDir string) (chartFiles, error) {
+	files := chartFiles{}
+	err := filepath.WalkDir(chartDir, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(chartDir, p)
+		rel = filepath.ToSlash(rel)
+		if d.IsDir() {
+			if rel == "templates" || rel == "charts" {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		switch rel {
+		case "Chart.yaml", "values.yaml", "values.schema.json":
+			return nil
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		files[rel] = data
+		return nil
+	})
+	return files, err
+}
 
 type valueFiles []string
 
@@ -126,7 +161,12 @@ func render(chartDir, name, namespace, kubeVersion string, files []string) (map[
 		values = coalesce(override, values)
 	}
 
+	chartFiles, err := loadFiles(chartDir)
+	if err != nil {
+		return nil, err
+	}
 	top := map[string]interface{}{
+		"Files":  chartFiles,
 		"Chart":  chart,
 		"Values": values,
 		"Release": map[string]interface{}{
