@@ -7,8 +7,8 @@
 // .Files has Get and GetBytes only.
 //
 // Usage: helm-render -chart DIR -name RELEASE -namespace NS [-f values.yaml]... > rendered.json
-// Output: a JSON object, template path -> rendered text, partials (_*.tpl) left out; on a template
-// error, the error on stderr and exit status 1.
+// Output: a JSON object {"values": the coalesced values, "templates": {template path: rendered
+// text}}, partials (_*.tpl) left out; on a template error, the error on stderr and exit status 1.
 package main
 
 import (
@@ -74,14 +74,14 @@ func main() {
 	var files valueFiles
 	flag.Var(&files, "f", "values file (repeatable, later wins)")
 	flag.Parse()
-	out, err := render(*chartDir, *name, *namespace, *kubeVersion, files)
+	values, out, err := render(*chartDir, *name, *namespace, *kubeVersion, files)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	enc := json.NewEncoder(os.Stdout)
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(out); err != nil {
+	if err := enc.Encode(map[string]interface{}{"values": values, "templates": out}); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
@@ -141,29 +141,29 @@ func chartMetadata(raw map[string]interface{}) map[string]interface{} {
 
 var warnRegex = regexp.MustCompile(`HELM_ERR_START(.*)HELM_ERR_END`)
 
-func render(chartDir, name, namespace, kubeVersion string, files []string) (map[string]string, error) {
+func render(chartDir, name, namespace, kubeVersion string, files []string) (map[string]interface{}, map[string]string, error) {
 	rawChart, err := readYAMLMap(filepath.Join(chartDir, "Chart.yaml"))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	chart := chartMetadata(rawChart)
 	chartName, _ := chart["Name"].(string)
 
 	values, err := readYAMLMap(filepath.Join(chartDir, "values.yaml"))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for _, f := range files {
 		override, err := readYAMLMap(f)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		values = coalesce(override, values)
 	}
 
 	chartFiles, err := loadFiles(chartDir)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	top := map[string]interface{}{
 		"Files":  chartFiles,
@@ -181,7 +181,7 @@ func render(chartDir, name, namespace, kubeVersion string, files []string) (map[
 
 	entries, err := os.ReadDir(filepath.Join(chartDir, "templates"))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var names []string
 	sources := map[string]string{}
@@ -191,7 +191,7 @@ func render(chartDir, name, namespace, kubeVersion string, files []string) (map[
 		}
 		data, err := os.ReadFile(filepath.Join(chartDir, "templates", e.Name()))
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		n := path.Join(chartName, "templates", e.Name())
 		names = append(names, n)
@@ -264,7 +264,7 @@ func render(chartDir, name, namespace, kubeVersion string, files []string) (map[
 
 	for _, n := range names {
 		if _, err := t.New(n).Parse(sources[n]); err != nil {
-			return nil, fmt.Errorf("parse error in (%s): %w", n, err)
+			return nil, nil, fmt.Errorf("parse error in (%s): %w", n, err)
 		}
 	}
 
@@ -277,11 +277,11 @@ func render(chartDir, name, namespace, kubeVersion string, files []string) (map[
 		var buf strings.Builder
 		if err := t.ExecuteTemplate(&buf, n, top); err != nil {
 			if m := warnRegex.FindStringSubmatch(err.Error()); len(m) >= 2 {
-				return nil, fmt.Errorf("execution error in (%s): %s", n, m[1])
+				return nil, nil, fmt.Errorf("execution error in (%s): %s", n, m[1])
 			}
-			return nil, fmt.Errorf("execution error in (%s): %w", n, err)
+			return nil, nil, fmt.Errorf("execution error in (%s): %w", n, err)
 		}
 		out[n] = strings.ReplaceAll(buf.String(), "<no value>", "")
 	}
-	return out, nil
+	return values, out, nil
 }
