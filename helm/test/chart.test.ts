@@ -34,7 +34,7 @@ const VARIANTS: Record<string, object> = {
   'network policy off': { ...secrets, networkPolicy: { enabled: false } },
   'monitoring on': {
     ...secrets,
-    relay: { autoscaling: { targetOpenSocketsPerPod: 5000, targetCPUUtilization: null }, extraEnv: { JOB_ATTEMPTS: 7 } },
+    relay: { autoscaling: { targetOpenSocketsPerPod: 5000, targetCPUUtilization: 0 }, extraEnv: { JOB_ATTEMPTS: 7 } },
     metrics: { serviceMonitor: { enabled: true }, prometheusRule: { enabled: true }, dashboard: { enabled: true } },
   },
 }

@@ -37,7 +37,7 @@ export interface RenderOptions {
 }
 
 const schema = JSON.parse(readFileSync(join(chartDir, 'values.schema.json'), 'utf8')) as object
-const ajv = new Ajv({ allErrors: true, strict: true })
+const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true })
 const validateValues = ajv.compile(schema)
 
 /** Problems `helm install` would report for these values against values.schema.json (none: []). */
