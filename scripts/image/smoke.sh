@@ -52,9 +52,13 @@ fi
 
 log "building $IMAGE FROM $BASE_IMAGE"
 started=$(date +%s)
-# docker format keeps the HEALTHCHECK (OCI images have none); the host's npm cache saves downloads.
+# docker format keeps the HEALTHCHECK (OCI images have none); the host's npm cache saves downloads,
+# and npm in the build trusts what the host trusts (the same network path to the registry).
 mkdir -p "$HOME/.npm"
-pod build --format docker --network host "${PODMAN_LIMITS[@]}" \
+ca_args=()
+host_ca="${NODE_EXTRA_CA_CERTS:-/etc/ssl/certs/ca-certificates.crt}"
+[ -s "$host_ca" ] && ca_args=(-v "$host_ca:/run/host-ca.crt:ro" --build-arg NODE_EXTRA_CA_CERTS=/run/host-ca.crt)
+pod build --format docker --network host "${PODMAN_LIMITS[@]}" "${ca_args[@]}" \
   --build-arg BASE_IMAGE="$BASE_IMAGE" -v "$HOME/.npm:/root/.npm" \
   -f infra/Dockerfile -t "$IMAGE" . > "$root/.cache/image/build.log" 2>&1 \
   || { tail -n 30 "$root/.cache/image/build.log" >&2; fail "podman build (log: .cache/image/build.log)"; }
