@@ -1,6 +1,8 @@
 // The image's HEALTHCHECK: GET /healthz of whichever role this container runs (PID 1's script),
 // a relay on its internal port, a worker on its ops port. Exit 0 healthy, 1 not.
+/* global fetch, AbortSignal */
 import { readFileSync } from 'node:fs'
+import process from 'node:process'
 
 const cmdline = readFileSync('/proc/1/cmdline', 'utf8').split('\0')
 const relay = cmdline.some((arg) => arg.includes('apps/relay/'))
