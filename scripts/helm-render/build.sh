@@ -23,6 +23,6 @@ for mod in github.com/Masterminds/sprig github.com/Masterminds/semver; do
 done
 mkdir -p "$work/gopath/src/helm-render" "$(dirname "$out")"
 cp "$src" "$work/gopath/src/helm-render/"
-(cd "$work/gopath/src/helm-render" && GO111MODULE=off GOPATH="$work/gopath:/usr/share/gocode" GOFLAGS= go build -o "$out.tmp" .)
-mv "$out.tmp" "$out"
+(cd "$work/gopath/src/helm-render" && GO111MODULE=off GOPATH="$work/gopath:/usr/share/gocode" GOFLAGS= go build -o "$out.$$.tmp" .)
+mv "$out.$$.tmp" "$out"
 echo "$out"
