@@ -17,7 +17,7 @@ export default defineConfig({
         ...source,
         test: {
           name: 'unit',
-          include: ['packages/*/test/**/*.test.ts', 'apps/*/test/**/*.test.ts'],
+          include: ['packages/*/test/**/*.test.ts', 'apps/*/test/**/*.test.ts', 'helm/test/**/*.test.ts', 'infra/test/**/*.test.ts'],
           exclude: ['apps/mediator/test/e2e/**'],
           // Mostly waiting on Postgres, Redis and sockets: more workers than cores pays off.
           maxWorkers: 4,

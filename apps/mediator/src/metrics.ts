@@ -101,6 +101,12 @@ export class MediatorMetrics {
     registers: [this.registry],
   })
 
+  public readonly inboundOldestWaiting = new Gauge({
+    name: 'mediator_inbound_oldest_waiting_seconds',
+    help: 'How long the oldest waiting inbound job has waited, cluster-wide (read at scrape time)',
+    registers: [this.registry],
+  })
+
   public readonly liveSessions = new Gauge({
     name: 'mediator_live_sessions',
     help: 'Wallet sockets with a live pickup session, cluster-wide (read at scrape time)',

@@ -27,6 +27,7 @@ import { HeldDeliveries } from './pickup/held-deliveries.js'
 import { JobProcessor } from './inbound/job-processor.js'
 import { JobScope } from './inbound/job-scope.js'
 import { InboundConsumer } from './inbound/inbound-consumer.js'
+import { oldestWaitingSeconds } from './inbound/inbound-backlog.js'
 import { buildOpsServer } from './http/ops-server.js'
 import { EnvelopePacker, FastDeliveryPacker, startForwardFastPath } from './forward/index.js'
 import { CreatedDidCache, createPickupFastPath, ShortcutChain } from './pickup-fast/index.js'
@@ -127,6 +128,7 @@ export class MediatorWorker {
       refreshGauges: async () => {
         const counts = await inboundQueue.getJobCounts('waiting', 'active', 'delayed', 'failed')
         for (const [state, count] of Object.entries(counts)) metrics.inboundQueueDepth.set({ state }, count)
+        metrics.inboundOldestWaiting.set(await oldestWaitingSeconds(inboundQueue))
         const relays = await r.registry.listAlive()
         metrics.liveSessions.set(await r.directory.countLiveSockets(relays.map((a) => a.relayId)))
         metrics.orderOpen.set((await r.order.getStats()).open)

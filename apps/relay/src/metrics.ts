@@ -23,6 +23,7 @@ export class RelayMetrics {
   public readonly openChannels: Gauge
   public readonly jobAddSeconds: Histogram<'kind'>
   public readonly heartbeatTerminations: Counter
+  public readonly registryHeartbeat: Gauge
 
   public constructor(relayId: string) {
     this.registry.setDefaultLabels({ relay_id: relayId })
@@ -66,6 +67,11 @@ export class RelayMetrics {
     this.heartbeatTerminations = new Counter({
       name: 'relay_heartbeat_terminations_total',
       help: 'Sockets terminated because they did not answer a ping',
+      registers,
+    })
+    this.registryHeartbeat = new Gauge({
+      name: 'relay_registry_heartbeat_timestamp_seconds',
+      help: 'When the relay last refreshed its registration in Redis (workers drop a relay whose registration is older than 3 intervals)',
       registers,
     })
     collectDefaultMetrics({ register: this.registry })

@@ -119,6 +119,7 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps = {}): Relay {
     if (!announcement || draining) return
     try {
       await registry.heartbeat(announcement)
+      metrics.registryHeartbeat.set(Date.now() / 1000)
     } catch (err) {
       logger.warn({ err: (err as Error).message }, 'relay heartbeat failed')
     }
