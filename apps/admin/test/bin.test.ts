@@ -1,0 +1,46 @@
+import { spawn } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { dirname, resolve } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { createTestRedisPrefix } from '@mediator/test-support'
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..')
+
+/** Runs the command as an operator does, through the link npm puts in node_modules/.bin. */
+function mediatorAdmin(args: string[], env: Record<string, string> = {}) {
+  return new Promise<{ code: number | null; stdout: string; stderr: string }>((done, fail) => {
+    const child = spawn(resolve(repoRoot, 'node_modules/.bin/mediator-admin'), args, {
+      cwd: repoRoot,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
+    child.once('error', fail)
+    child.once('exit', (code) => done({ code, stdout, stderr }))
+  })
+}
+
+describe('the mediator-admin bin', () => {
+  it('runs from the sources without a build: --help, and a command against Redis', async () => {
+    const help = await mediatorAdmin(['--help'])
+    expect(help.code, help.stderr).toBe(0)
+    expect(help.stdout).toMatch(/^mediator-admin: the operator's tool/)
+    expect(help.stdout).toContain('dead-letters replay <id...>')
+
+    const redis = await createTestRedisPrefix('admin_bin')
+    try {
+      const status = await mediatorAdmin(['status', '--json'], { REDIS_URL: redis.redisUrl, REDIS_PREFIX: redis.prefix })
+      expect(status.code, status.stderr).toBe(0)
+      expect(JSON.parse(status.stdout)).toMatchObject({ prefix: redis.prefix, deadLetters: 0 })
+    } finally {
+      await redis.cleanup()
+    }
+
+    const usage = await mediatorAdmin(['dead-letters', 'list', '--since', 'soon'])
+    expect(usage.code).toBe(2)
+    expect(usage.stderr.trim().split('\n')).toHaveLength(1)
+  })
+})
