@@ -33,6 +33,8 @@ describe('mediator-admin status', () => {
     await client.del(keys.relayHeartbeat('relay-gone')) // died without withdrawing
     const workers = new WorkerRegistry(client, keys)
     await workers.heartbeat({ workerId: 'worker-1', startedAt: Date.now(), heartbeatIntervalMs: 60_000, concurrency: 32, host: 'pod-1', pid: 42 })
+    await workers.heartbeat({ workerId: 'worker-killed', startedAt: Date.now(), heartbeatIntervalMs: 60_000, concurrency: 8 })
+    await client.del(keys.workerHeartbeat('worker-killed'))
 
     const directory = new LiveSessionDirectory({ redis: client, prefix: keys })
     const live = (cid: string, relayId: string, socketId: string) =>
@@ -68,7 +70,12 @@ describe('mediator-admin status', () => {
     ])
     expect(status.relays[0]?.heartbeatAgeMs).toBeGreaterThanOrEqual(0)
     expect(status.relays[2]?.heartbeatAgeMs).toBeUndefined()
-    expect(status.workers).toMatchObject([{ workerId: 'worker-1', alive: true, concurrency: 32, host: 'pod-1', pid: 42 }])
+    expect(status.workers).toMatchObject([
+      { workerId: 'worker-1', alive: true, concurrency: 32, host: 'pod-1', pid: 42 },
+      { workerId: 'worker-killed', alive: false, concurrency: 8 },
+    ])
+    // A dead worker's age is that of its last beat, from its last announcement.
+    expect(status.workers[1]?.heartbeatAgeMs).toBeGreaterThanOrEqual(0)
     expect(status.inbound).toMatchObject({ waiting: 4, active: 0, delayed: 1, failed: 2 })
     expect(status.inbound.oldestWaitingAgeMs).toBeGreaterThanOrEqual(120_000)
     expect(status.inboundConsumers).toBe(0)
@@ -80,6 +87,7 @@ describe('mediator-admin status', () => {
     expect(text.code).toBe(0)
     expect(text.stdout).toMatch(/relays \(2 alive of 3 announced\)/)
     expect(text.stdout).toMatch(/relay-gone\s+DEAD/)
+    expect(text.stdout).toMatch(/workers \(1 alive of 2 announced; 0 inbound consumer connections\)/)
     expect(text.stdout).toMatch(/waiting 4\s+active 0\s+delayed 1\s+failed 2\s+oldest waiting 2m/)
     expect(text.stdout).toMatch(/live sessions\s+3/)
     expect(text.stdout).toMatch(/dead letters\s+2/)

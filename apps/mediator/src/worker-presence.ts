@@ -6,6 +6,8 @@ import { PeriodicTask } from './pickup/periodic-task.js'
 
 /** How often a worker refreshes its entry in the worker registry. */
 export const WORKER_HEARTBEAT_MS = 5_000
+/** How long a dead worker stays listed (status shows it as DEAD, with when it was last seen). */
+export const KEEP_DEAD_WORKERS_MS = 3_600_000
 
 /**
  * Keeps this worker's entry in the worker registry fresh while it runs and removes it when it stops,
@@ -44,6 +46,8 @@ export class WorkerPresence {
   }
 
   private async beat(): Promise<void> {
-    if (this.announcement) await this.registry.heartbeat(this.announcement)
+    if (!this.announcement) return
+    await this.registry.heartbeat(this.announcement)
+    await this.registry.pruneDead(KEEP_DEAD_WORKERS_MS)
   }
 }

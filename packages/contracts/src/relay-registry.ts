@@ -26,5 +26,7 @@ export const workerAnnouncementSchema = z.object({
   host: z.string().optional(),
   pid: z.number().int().positive().optional(),
   opsPort: z.number().int().nonnegative().optional(),
+  /** Time of the beat that wrote this (ms): how long ago a dead worker was last seen. */
+  lastBeatAt: z.number().int().nonnegative().optional(),
 })
 export type WorkerAnnouncement = z.infer<typeof workerAnnouncementSchema>

@@ -34,7 +34,7 @@ export async function readRegistry<A>(
     const lastBeatAt = typeof beat === 'string' ? Number(beat) : undefined
     members.push({
       announcement,
-      alive: lastBeatAt !== undefined,
+      alive: typeof beat === 'string',
       ...(lastBeatAt !== undefined && Number.isFinite(lastBeatAt) ? { lastBeatAt } : {}),
     })
   })

@@ -19,11 +19,12 @@ export class WorkerRegistry {
 
   /** Writes the announcement and the heartbeat; every beat calls it again. */
   public async heartbeat(announcement: WorkerAnnouncement): Promise<void> {
-    const a = workerAnnouncementSchema.parse(announcement)
+    const now = Date.now()
+    const a = workerAnnouncementSchema.parse({ ...announcement, lastBeatAt: now })
     await this.redis
       .multi()
       .hset(this.keys.workers, a.workerId, JSON.stringify(a))
-      .set(this.keys.workerHeartbeat(a.workerId), String(Date.now()), 'PX', a.heartbeatIntervalMs * WORKER_HEARTBEAT_TTL_FACTOR)
+      .set(this.keys.workerHeartbeat(a.workerId), String(now), 'PX', a.heartbeatIntervalMs * WORKER_HEARTBEAT_TTL_FACTOR)
       .exec()
       .then(throwOnExecError)
   }
@@ -33,16 +34,27 @@ export class WorkerRegistry {
     await this.redis.multi().del(this.keys.workerHeartbeat(workerId)).hdel(this.keys.workers, workerId).exec().then(throwOnExecError)
   }
 
-  /** Every announced worker with its last beat, dead ones included until pruned. */
+  /** Every announced worker with its last beat; a dead one (killed without withdrawing) until pruned. */
   public async listAll(): Promise<Array<RegistryMember<WorkerAnnouncement>>> {
-    return readRegistry(this.redis, this.keys.workers, (id) => this.keys.workerHeartbeat(id), (raw) =>
+    const members = await readRegistry(this.redis, this.keys.workers, (id) => this.keys.workerHeartbeat(id), (raw) =>
       parseAnnouncement(raw, workerAnnouncementSchema),
+    )
+    // A dead worker's heartbeat key is gone; its last announcement still says when it beat.
+    return members.map((m) =>
+      m.lastBeatAt === undefined && m.announcement.lastBeatAt !== undefined ? { ...m, lastBeatAt: m.announcement.lastBeatAt } : m,
     )
   }
 
-  /** Removes the announcements of workers whose heartbeat expired (killed without withdrawing). */
-  public async pruneDead(): Promise<string[]> {
-    const dead = (await this.listAll()).filter((m) => !m.alive).map((m) => m.announcement.workerId)
+  /**
+   * Removes dead workers last seen more than `keepDeadMs` ago. Pods get new names when they restart,
+   * so without this the registry would grow with every restart; within the window, status still
+   * shows a worker that died.
+   */
+  public async pruneDead(keepDeadMs = 0): Promise<string[]> {
+    const cutoff = Date.now() - keepDeadMs
+    const dead = (await this.listAll())
+      .filter((m) => !m.alive && (m.lastBeatAt ?? 0) <= cutoff)
+      .map((m) => m.announcement.workerId)
     if (dead.length > 0) await this.redis.hdel(this.keys.workers, ...dead)
     return dead
   }
