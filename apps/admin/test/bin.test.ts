@@ -1,26 +1,13 @@
-import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { dirname, resolve } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { createTestRedisPrefix } from '@mediator/test-support'
+import { createTestRedisPrefix, runToExit } from '@mediator/test-support'
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..')
 
 /** Runs the command as an operator does, through the link npm puts in node_modules/.bin. */
 function mediatorAdmin(args: string[], env: Record<string, string> = {}) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((done, fail) => {
-    const child = spawn(resolve(repoRoot, 'node_modules/.bin/mediator-admin'), args, {
-      cwd: repoRoot,
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
-    child.once('error', fail)
-    child.once('exit', (code) => done({ code, stdout, stderr }))
-  })
+  return runToExit(resolve(repoRoot, 'node_modules/.bin/mediator-admin'), args, { cwd: repoRoot, env })
 }
 
 describe('the mediator-admin bin', () => {

@@ -1,40 +1,23 @@
-import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { dirname, resolve } from 'node:path'
-import { testDatabaseUrl } from '@mediator/test-support'
+import { runToExit, testDatabaseUrl, type ProcessResult } from '@mediator/test-support'
 import type { TestCluster } from './cluster.js'
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..')
-
-export interface AdminResult {
-  readonly code: number | null
-  readonly stdout: string
-  readonly stderr: string
-}
 
 /**
  * Runs `mediator-admin` as an operator does on a cluster member: the bin npm linked, as its own
  * process, with the cluster's Redis prefix and Postgres schema in the environment.
  */
-export function mediatorAdmin(cluster: TestCluster, args: readonly string[]): Promise<AdminResult> {
-  return new Promise((done, fail) => {
-    const child = spawn(resolve(repoRoot, 'node_modules/.bin/mediator-admin'), [...args], {
-      cwd: repoRoot,
-      env: {
-        ...process.env,
-        REDIS_URL: cluster.redis.redisUrl,
-        REDIS_PREFIX: cluster.redis.prefix,
-        DATABASE_URL: testDatabaseUrl(),
-        DATABASE_SCHEMA: cluster.db.schema,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
-    child.once('error', fail)
-    child.once('exit', (code) => done({ code, stdout, stderr }))
+export function mediatorAdmin(cluster: TestCluster, args: readonly string[]): Promise<ProcessResult> {
+  return runToExit(resolve(repoRoot, 'node_modules/.bin/mediator-admin'), args, {
+    cwd: repoRoot,
+    env: {
+      REDIS_URL: cluster.redis.redisUrl,
+      REDIS_PREFIX: cluster.redis.prefix,
+      DATABASE_URL: testDatabaseUrl(),
+      DATABASE_SCHEMA: cluster.db.schema,
+    },
   })
 }
 
