@@ -4,10 +4,11 @@ export interface FilterFlags {
   until?: string
   error?: string
   recipient?: string
+  connection?: string
   relay?: string
   socket?: string
   kind?: string
   limit?: string
 }
 
-export const FILTER_FLAG_NAMES = ['since', 'until', 'error', 'recipient', 'relay', 'socket', 'kind', 'limit'] as const
+export const FILTER_FLAG_NAMES = ['since', 'until', 'error', 'recipient', 'connection', 'relay', 'socket', 'kind', 'limit'] as const

@@ -17,6 +17,7 @@ filters (list, replay --all, purge --all)
   --until <when>       failed at or before
   --error <text>       the failure reason contains the text (any case)
   --recipient <key>    the envelope is encrypted to the key, or the reason names it
+  --connection <id>    the reason names the connection (a wallet's queue at its cap)
   --relay <id>         stored by that relay
   --socket <id>        came in on that socket or HTTP request
   --kind <kind>        message, socket-opened or socket-closed

@@ -80,10 +80,16 @@ describe('mediator-admin dead-letters', () => {
     const until = (await runAdmin(['dead-letters', 'list', '--until', cut, '--json'], env)).json<Listed>()
     expect(until.deadLetters).toHaveLength(3)
 
+    // A wallet's queue at its cap names the connection.
+    const full = messageJob()
+    await deadLetter(redis.redisUrl, keys, [{ job: full, reason: 'Pickup queue of connection conn-42 is full: 10000 messages queued, limit 10000' }])
+    const byConnection = (await runAdmin(['dead-letters', 'list', '--connection', 'conn-42', '--json'], env)).json<Listed>()
+    expect(byConnection.deadLetters.map((d) => d.id)).toEqual([full.messageId])
+
     const text = await runAdmin(['dead-letters', 'list', '--error', 'no wallet'], env)
     expect(text.code).toBe(0)
     expect(text.stdout).toContain(unroutable.messageId)
-    expect(text.stdout).toContain('1 shown of 4 dead letters')
+    expect(text.stdout).toContain('1 shown of 5 dead letters')
   })
 
   it('shows one dead letter with its job, and answers an unknown id with exit code 3', async () => {

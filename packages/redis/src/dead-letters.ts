@@ -44,6 +44,8 @@ export interface DeadLetterFilter {
    * whose reason names it (a forward to a key nobody registered names the wallet's key).
    */
   readonly recipient?: readonly string[]
+  /** A connection id the reason names (a wallet's queue at its cap names its connection). */
+  readonly connectionId?: string
   readonly relayId?: string
   readonly socketId?: string
   readonly kind?: string
@@ -170,6 +172,7 @@ function matches(letter: DeadLetter, filter: DeadLetterFilter): boolean {
   if (filter.kind !== undefined && letter.kind !== filter.kind) return false
   if (filter.relayId !== undefined && letter.relayId !== filter.relayId) return false
   if (filter.socketId !== undefined && letter.socketId !== filter.socketId) return false
+  if (filter.connectionId !== undefined && !letter.failedReason.includes(filter.connectionId)) return false
   if (filter.error !== undefined && !letter.failedReason.toLowerCase().includes(filter.error.toLowerCase())) return false
   if (filter.recipient !== undefined && filter.recipient.length > 0) {
     const kids = letter.envelope?.recipientKids ?? []

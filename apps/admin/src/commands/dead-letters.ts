@@ -24,6 +24,7 @@ export async function toFilter(flags: FilterFlags, now: number, defaultLimit?: n
     const key = await parseKeyArg(flags.recipient)
     filter.recipient = [key.base58, key.didKey]
   }
+  if (flags.connection !== undefined) filter.connectionId = flags.connection
   if (flags.relay !== undefined) filter.relayId = flags.relay
   if (flags.socket !== undefined) filter.socketId = flags.socket
   if (flags.kind !== undefined) {
