@@ -22,6 +22,10 @@ describe('the mediator-admin bin', () => {
       const status = await mediatorAdmin(['status', '--json'], { REDIS_URL: redis.redisUrl, REDIS_PREFIX: redis.prefix })
       expect(status.code, status.stderr).toBe(0)
       expect(JSON.parse(status.stdout)).toMatchObject({ prefix: redis.prefix, deadLetters: 0 })
+      // No terminal to ask on: a purge without --yes is not confirmed, and removes nothing.
+      const purge = await mediatorAdmin(['dead-letters', 'purge', 'some-id'], { REDIS_URL: redis.redisUrl, REDIS_PREFIX: redis.prefix })
+      expect(purge.code).toBe(4)
+      expect(purge.stderr).toMatch(/not confirmed: nothing removed/)
     } finally {
       await redis.cleanup()
     }
