@@ -45,6 +45,13 @@ export const mediatorEnvSchema = z.object({
   ORDER_HOLD_MS: envInt({ min: 100, max: 60_000 }).default(2_000),
   OPS_HOST: z.string().default('0.0.0.0'),
   OPS_PORT: envPort().default(4100),
+  /**
+   * The queue UI on the ops port (`/ui`, bull-board) opens with Basic auth (OPS_UI_USER and
+   * OPS_UI_PASSWORD) or a bearer token (OPS_UI_TOKEN); with neither set it is not mounted at all.
+   */
+  OPS_UI_USER: z.string().min(1).default('operator'),
+  OPS_UI_PASSWORD: z.string().min(12, 'must be at least 12 characters').optional(),
+  OPS_UI_TOKEN: z.string().min(24, 'must be at least 24 characters').optional(),
   SHUTDOWN_TIMEOUT_MS: envInt({ min: 0 }).default(25_000),
   FAST_FORWARD: envBool().default(true),
   LOG_LEVEL: logLevelSchema.default('info'),

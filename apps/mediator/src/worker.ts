@@ -9,7 +9,7 @@ import type { Logger } from '@mediator/config'
 import { PinoCredoLogger } from '@mediator/credo-runtime'
 import { decodeMasterKey, SodiumKeyManagementService } from '@mediator/kms'
 import { PostgresStorageService } from '@mediator/storage-postgres'
-import { InboundOrder, LiveSessionDirectory, RedisPickupQueue, RelayRegistry } from '@mediator/redis'
+import { InboundOrder, LiveSessionDirectory, RedisPickupQueue, RelayRegistry, WorkerRegistry } from '@mediator/redis'
 import type { MediatorConfig } from './config.js'
 import { MediatorMetrics } from './metrics.js'
 import { createMediatorAgent, type MediatorAgent } from './agent/mediator-agent.js'
@@ -29,6 +29,7 @@ import { JobScope } from './inbound/job-scope.js'
 import { InboundConsumer } from './inbound/inbound-consumer.js'
 import { oldestWaitingSeconds } from './inbound/inbound-backlog.js'
 import { buildOpsServer } from './http/ops-server.js'
+import { WorkerPresence } from './worker-presence.js'
 import { EnvelopePacker, FastDeliveryPacker, startForwardFastPath } from './forward/index.js'
 import { CreatedDidCache, createPickupFastPath, ShortcutChain } from './pickup-fast/index.js'
 import {
@@ -79,6 +80,7 @@ export class MediatorWorker {
       heldDeliveries: HeldDeliveries
       order: InboundOrder
       processor: JobProcessor
+      presence: WorkerPresence
     },
   ) {}
 
@@ -120,6 +122,14 @@ export class MediatorWorker {
       port: config.OPS_PORT,
       metrics,
       invitation: () => this.invitationValue,
+      ui: {
+        queues: [inboundQueue],
+        auth: {
+          user: config.OPS_UI_USER,
+          ...(config.OPS_UI_PASSWORD !== undefined ? { password: config.OPS_UI_PASSWORD } : {}),
+          ...(config.OPS_UI_TOKEN !== undefined ? { token: config.OPS_UI_TOKEN } : {}),
+        },
+      },
       checkReady: async () => {
         if (!this.started || this.closing) throw new Error('not started or shutting down')
         await r.redis.ping()
@@ -136,6 +146,7 @@ export class MediatorWorker {
     })
     this.ops.addHook('onClose', async () => inboundQueue.close())
     await this.ops.listen({ host: config.OPS_HOST, port: config.OPS_PORT })
+    await r.presence.start(this.opsPort)
     this.started = true
     logger.info({ invitationUrl: this.invitationValue.url, opsPort: this.opsPort }, 'mediator worker started')
   }
@@ -150,6 +161,8 @@ export class MediatorWorker {
     r.leaseSweeper.stop()
     r.heldDeliveries.stop()
     await this.consumer?.close()
+    // Alive until its last job is done: a worker draining its jobs is still a worker.
+    await r.presence.stop().catch((error: unknown) => this.logger.warn({ err: error }, 'could not withdraw from the worker registry'))
     await this.ops?.close()
     await this.agent.shutdown()
     r.relay.close()
@@ -287,6 +300,7 @@ export async function buildMediatorWorker(config: MediatorConfig, logger: Logger
     heldDeliveries,
     order,
     processor,
+    presence: new WorkerPresence(new WorkerRegistry(redis, keys), config.WORKER_ID, config.WORKER_CONCURRENCY, logger),
   })
 }
 

@@ -118,7 +118,8 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps = {}): Relay {
   const beat = async () => {
     if (!announcement || draining) return
     try {
-      await registry.heartbeat(announcement)
+      // The socket count rides on every beat, so operators see it next to the heartbeat's age.
+      await registry.heartbeat({ ...announcement, sockets: gateway.size })
       metrics.registryHeartbeat.set(Date.now() / 1000)
     } catch (err) {
       logger.warn({ err: (err as Error).message }, 'relay heartbeat failed')

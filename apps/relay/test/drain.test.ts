@@ -14,12 +14,17 @@ describe('relay drain', () => {
   afterAll(async () => f.cleanup())
 
   it('fails readiness, refuses new sockets, closes open ones with 1001, reports them, answers held requests, withdraws', async () => {
-    const r = await f.start({ DRAIN_TIMEOUT_MS: '1500', RETURN_ROUTE_TIMEOUT_MS: '30000' })
+    const r = await f.start({ DRAIN_TIMEOUT_MS: '1500', RETURN_ROUTE_TIMEOUT_MS: '30000', REGISTRY_HEARTBEAT_MS: '200' })
     const redis = new Redis(f.t.redisUrl)
     const registry = new RelayRegistry(redis, f.keys)
     expect(await registry.isAlive(r.relay.relayId)).toBe(true)
 
     const clients = await Promise.all([connect(r.wsUrl), connect(r.wsUrl), connect(r.wsUrl)])
+    // Each beat carries the sockets the relay holds, for operators.
+    for (let beats = 0; (await registry.get(r.relay.relayId))?.sockets !== 3; beats++) {
+      if (beats > 100) throw new Error(`the announcement never said 3 sockets: ${JSON.stringify(await registry.get(r.relay.relayId))}`)
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
     for (const [i, c] of clients.entries()) await sendFrame(c.ws, envelope('Anoncrypt', `drain-${i}`))
     const ids = (await f.waitForJobs((j) => j.kind === 'message', 3)).map((j) => j.socketId)
     const held = fetch(r.httpUrl, {

@@ -24,6 +24,16 @@ export class RedisKeys {
     return `${this.prefix}:relay:${relayId}:alive`
   }
 
+  /** Hash of mediator workers: workerId -> JSON WorkerAnnouncement. Liveness is the per-worker heartbeat key. */
+  public get workers(): string {
+    return `${this.prefix}:workers`
+  }
+
+  /** Heartbeat of one worker: the time of its last beat (ms), with a TTL, only while it is alive. */
+  public workerHeartbeat(workerId: string): string {
+    return `${this.prefix}:worker:${workerId}:alive`
+  }
+
   /** The mediator's reusable invitation ({url, invitation} JSON), published by workers, served by relays. */
   public get invitation(): string {
     return `${this.prefix}:invitation`

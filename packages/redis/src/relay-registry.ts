@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis'
 import { relayAnnouncementSchema } from '@mediator/contracts'
 import type { RedisKeys, RelayAnnouncement } from '@mediator/contracts'
+import { parseAnnouncement as parseWith, readRegistry, throwOnExecError, type RegistryMember } from './heartbeats.js'
 
 /**
  * A relay is alive while its heartbeat key exists. The key lives this many heartbeat intervals, so one
@@ -79,6 +80,11 @@ export class RelayRegistry {
     return alive
   }
 
+  /** Every announced relay with its last beat, dead ones included (for operators). */
+  public async listAll(): Promise<Array<RegistryMember<RelayAnnouncement>>> {
+    return readRegistry(this.redis, this.keys.relays, (id) => this.keys.relayHeartbeat(id), parseAnnouncement)
+  }
+
   /** Removes announcements whose heartbeat expired (relays that died without withdrawing). */
   public async pruneDead(): Promise<string[]> {
     const ids = await this.redis.hkeys(this.keys.relays)
@@ -92,15 +98,5 @@ export class RelayRegistry {
 }
 
 function parseAnnouncement(raw: string): RelayAnnouncement | null {
-  try {
-    const parsed = relayAnnouncementSchema.safeParse(JSON.parse(raw))
-    return parsed.success ? parsed.data : null
-  } catch {
-    return null
-  }
-}
-
-function throwOnExecError(results: Array<[Error | null, unknown]> | null): void {
-  if (results === null) throw new Error('Redis transaction aborted')
-  for (const [err] of results) if (err) throw err
+  return parseWith(raw, relayAnnouncementSchema)
 }

@@ -1,7 +1,9 @@
 import Fastify, { type FastifyInstance } from 'fastify'
+import type { Queue } from 'bullmq'
 import { INVITATION_PAGE_CSP, invitationFormat, renderInvitationPage } from '@mediator/invitation-page'
 import type { MediatorMetrics } from '../metrics.js'
 import type { MediatorInvitation } from '../invitation/mediator-invitation.js'
+import { registerOpsUi, type OpsUiAuth } from './ops-ui.js'
 
 export interface OpsServerOptions {
   host: string
@@ -12,11 +14,13 @@ export interface OpsServerOptions {
   /** Called before each scrape, to refresh gauges that are read from Redis. */
   refreshGauges: () => Promise<void>
   invitation: () => MediatorInvitation | undefined
+  /** The queue UI (`/ui`): mounted only with credentials, so an unset password never means an open UI. */
+  ui?: { queues: readonly Queue[]; auth: OpsUiAuth }
 }
 
 /**
- * The worker's operations port: liveness, readiness, Prometheus metrics, and the invitation (also
- * served by the relays on the public port). Never exposed publicly.
+ * The worker's operations port: liveness, readiness, Prometheus metrics, the invitation (also
+ * served by the relays on the public port) and, with credentials, the queue UI. Never exposed publicly.
  */
 export function buildOpsServer(options: OpsServerOptions): FastifyInstance {
   const app = Fastify({ logger: false })
@@ -45,5 +49,6 @@ export function buildOpsServer(options: OpsServerOptions): FastifyInstance {
     }
     return invitation
   })
+  if (options.ui && (options.ui.auth.password !== undefined || options.ui.auth.token !== undefined)) registerOpsUi(app, options.ui)
   return app
 }

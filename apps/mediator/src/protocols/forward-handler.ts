@@ -11,7 +11,7 @@ import {
 } from '@credo-ts/didcomm'
 import type { Logger } from '@mediator/config'
 import type { ProtocolMetrics } from './protocol-metrics.js'
-import { parseRecipientKey } from './recipient-keys.js'
+import { parseRecipientKey } from '@mediator/credo-runtime'
 
 export type UnroutableReason = 'malformed_key' | 'unknown_key' | 'ambiguous_key' | 'not_granted' | 'connection_not_ready'
 

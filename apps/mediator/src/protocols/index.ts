@@ -7,7 +7,7 @@ export { KeylistMessage, KeylistQueryMessage, KeylistUpdateRequestMessage } from
 export type { KeylistPaginate, KeylistPagination, KeylistUpdateEntry } from './keylist-messages.js'
 export { UnroutableForwardError } from './forward-handler.js'
 export type { UnroutableReason } from './forward-handler.js'
-export { parseRecipientKey, formatRecipientKey, isEncryptableEd25519Key } from './recipient-keys.js'
+export { parseRecipientKey, formatRecipientKey, isEncryptableEd25519Key } from '@mediator/credo-runtime'
 export { MAX_KEYLIST_PAGE } from './keylist-query-handler.js'
 export { MAX_KEYLIST_UPDATES } from './keylist-update-handler.js'
 export { MEDIATION_NOT_GRANTED } from './mediation-record-lookup.js'

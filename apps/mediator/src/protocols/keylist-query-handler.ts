@@ -9,7 +9,7 @@ import {
 import { z } from 'zod'
 import { KeylistMessage, KeylistQueryMessage } from './keylist-messages.js'
 import { getGrantedMediation } from './mediation-record-lookup.js'
-import { formatRecipientKey } from './recipient-keys.js'
+import { formatRecipientKey } from '@mediator/credo-runtime'
 
 /** The largest page a keylist answer carries, and the page size when the wallet asks for none. */
 export const MAX_KEYLIST_PAGE = 1_000

@@ -11,7 +11,7 @@ import { z } from 'zod'
 import { RecordConcurrencyError, retryOnConflict } from '@mediator/storage-postgres'
 import type { Logger } from '@mediator/config'
 import type { ProtocolMetrics } from './protocol-metrics.js'
-import { isEncryptableEd25519Key, parseRecipientKey } from './recipient-keys.js'
+import { isEncryptableEd25519Key, parseRecipientKey } from '@mediator/credo-runtime'
 
 const updateEntrySchema = z.object({
   recipient_key: z.string().min(1).max(512),

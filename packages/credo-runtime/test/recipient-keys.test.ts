@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { generateKeyPairSync, randomBytes } from 'node:crypto'
 import { DidKey, Kms, TypedArrayEncoder } from '@credo-ts/core'
-import { formatRecipientKey, isEncryptableEd25519Key, parseRecipientKey } from '../../src/protocols/index.js'
+import { formatRecipientKey, isEncryptableEd25519Key, parseRecipientKey } from '../src/index.js'
 
 function ed25519() {
   const { x } = generateKeyPairSync('ed25519').publicKey.export({ format: 'jwk' })
