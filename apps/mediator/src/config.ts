@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto'
 import { z } from 'zod'
 import { envBool, envInt, envList, envPort, envUrl, logLevelSchema, parseEnv } from '@mediator/config'
 import { masterKeyEnvSchema } from '@mediator/kms'
+import { pushEnvSchema } from '@mediator/push-notifications'
 
 /**
  * Everything a mediator worker reads from the environment. Names, defaults and meaning are listed in
@@ -49,6 +50,8 @@ export const mediatorEnvSchema = z.object({
   FAST_FORWARD: envBool().default(true),
   LOG_LEVEL: logLevelSchema.default('info'),
   CREDO_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'off']).default('warn'),
+  // Push notifications to offline wallets (FCM, APNs): docs/push-notifications.md.
+  ...pushEnvSchema.shape,
 })
 
 export type MediatorConfig = z.infer<typeof mediatorEnvSchema>

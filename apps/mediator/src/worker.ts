@@ -10,6 +10,7 @@ import { PinoCredoLogger } from '@mediator/credo-runtime'
 import { decodeMasterKey, SodiumKeyManagementService } from '@mediator/kms'
 import { PostgresStorageService } from '@mediator/storage-postgres'
 import { InboundOrder, LiveSessionDirectory, RedisPickupQueue, RelayRegistry } from '@mediator/redis'
+import { resolvePushSettings } from '@mediator/push-notifications'
 import type { MediatorConfig } from './config.js'
 import { MediatorMetrics } from './metrics.js'
 import { createMediatorAgent, type MediatorAgent } from './agent/mediator-agent.js'
@@ -30,6 +31,7 @@ import { InboundConsumer } from './inbound/inbound-consumer.js'
 import { buildOpsServer } from './http/ops-server.js'
 import { EnvelopePacker, FastDeliveryPacker, startForwardFastPath } from './forward/index.js'
 import { CreatedDidCache, createPickupFastPath, ShortcutChain } from './pickup-fast/index.js'
+import { createPushNotifier, PushDeviceStore, PushMetrics, PushNotificationsModule, type PushNotifier } from './push/index.js'
 import {
   ensureMediatorInvitation,
   publishMediatorInvitation,
@@ -78,6 +80,8 @@ export class MediatorWorker {
       heldDeliveries: HeldDeliveries
       order: InboundOrder
       processor: JobProcessor
+      pushNotifier?: PushNotifier
+      pushSweepMs: number
     },
   ) {}
 
@@ -112,6 +116,7 @@ export class MediatorWorker {
     r.retentionSweeper.start(60_000)
     r.leaseSweeper.start(Math.min(15_000, Math.max(250, Math.floor(config.PICKUP_LEASE_MS / 4))))
     r.heldDeliveries.start(Math.max(100, Math.floor(config.ORDER_HOLD_MS / 2)))
+    r.pushNotifier?.start(agent.context, r.pushSweepMs)
 
     const inboundQueue = new Queue(INBOUND_QUEUE_NAME, { connection: r.redis, prefix: r.keys.bullPrefix })
     this.ops = buildOpsServer({
@@ -148,6 +153,7 @@ export class MediatorWorker {
     r.leaseSweeper.stop()
     r.heldDeliveries.stop()
     await this.consumer?.close()
+    await r.pushNotifier?.close()
     await this.ops?.close()
     await this.agent.shutdown()
     r.relay.close()
@@ -161,6 +167,7 @@ export class MediatorWorker {
 
 /** Connects to Postgres and Redis, opens the key store (checking the master key) and builds a worker. */
 export async function buildMediatorWorker(config: MediatorConfig, logger: Logger): Promise<MediatorWorker> {
+  const pushSettings = resolvePushSettings(config)
   const masterKey = decodeMasterKey(config.KMS_MASTER_KEY)
   if (!masterKey) throw new Error('KMS_MASTER_KEY must be exactly 32 bytes written as 64 hex digits or as base64')
 
@@ -208,7 +215,19 @@ export async function buildMediatorWorker(config: MediatorConfig, logger: Logger
   const jobScope = new JobScope()
   const liveDelivery = new LiveDelivery({ directory, queue: pickupQueue, relay, metrics, packer, jobScope })
   const sessionService = new ClusterPickupSessionService(directory, liveDelivery, backgroundWrites, config.WORKER_ID, logger)
-  const deliveringQueue = new DeliveringQueue(pickupQueue, liveDelivery, backgroundWrites, metrics, logger, jobScope)
+  const pushStore = new PushDeviceStore()
+  const pushNotifier = createPushNotifier({
+    settings: pushSettings,
+    redis,
+    redisPrefix: config.REDIS_PREFIX,
+    store: pushStore,
+    metrics: new PushMetrics(metrics.registry),
+    // A trailing notification only for a wallet that is still away with something to fetch.
+    stillWaiting: async (agentContext, connectionId) =>
+      !(await directory.lookup(connectionId)) && (await pickupQueue.getAvailableMessageCount(agentContext, { connectionId })) > 0,
+    logger,
+  })
+  const deliveringQueue = new DeliveringQueue(pickupQueue, liveDelivery, backgroundWrites, metrics, logger, jobScope, pushNotifier)
   const createdDids = config.FAST_FORWARD ? new CreatedDidCache() : undefined
 
   const agent = createMediatorAgent({
@@ -225,6 +244,7 @@ export async function buildMediatorWorker(config: MediatorConfig, logger: Logger
         registry: metrics.registry,
         logger,
       }),
+      push: new PushNotificationsModule({ store: pushStore, logger }),
     },
   })
   await agent.initialize()
@@ -276,6 +296,8 @@ export async function buildMediatorWorker(config: MediatorConfig, logger: Logger
     heldDeliveries,
     order,
     processor,
+    pushNotifier,
+    pushSweepMs: Math.max(100, Math.min(1_000, Math.floor(pushSettings.coalesceMs / 4))),
   })
 }
 

@@ -15,6 +15,15 @@ import type { BackgroundWrites } from './background-writes.js'
 import type { LiveDelivery } from './live-delivery.js'
 
 /**
+ * Told when a message was queued for a wallet with no live session anywhere (to wake it with a push
+ * notification). Called after the message is durably queued; it must return at once and never throw:
+ * whatever it starts runs beside the job, not inside it.
+ */
+export interface QueuedWhileOfflineListener {
+  queuedWhileOffline(agentContext: AgentContext, connectionId: string): void
+}
+
+/**
  * The queue Credo sees: the Redis pickup queue, plus a push to the wallet's live session right after a
  * message is queued. With it Credo's "queue only" forwarding strategy behaves like "queue and live
  * delivery" across the whole cluster, whichever worker processed the forward.
@@ -27,6 +36,7 @@ export class DeliveringQueue implements DidCommQueueTransportRepository {
     private readonly metrics: MediatorMetrics,
     private readonly logger: Logger,
     private readonly jobScope?: JobScope,
+    private readonly offlineListener?: QueuedWhileOfflineListener,
   ) {}
 
   public getAvailableMessageCount(agentContext: AgentContext, options: GetAvailableMessageCountOptions) {
@@ -62,7 +72,10 @@ export class DeliveringQueue implements DidCommQueueTransportRepository {
     }
     const { id, live } = queued
     this.metrics.messagesQueued.inc()
-    if (!live) return id
+    if (!live) {
+      this.offlineListener?.queuedWhileOffline(agentContext, options.connectionId)
+      return id
+    }
     const log = this.logger.child({ connectionId: options.connectionId, queuedMessageId: id })
     this.backgroundWrites.track(
       this.liveDelivery.deliverTaken(agentContext, options.connectionId, live, log, options.receivedAt?.getTime()),
