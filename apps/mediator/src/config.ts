@@ -48,6 +48,11 @@ export const mediatorEnvSchema = z.object({
   OPS_PORT: envPort().default(4100),
   SHUTDOWN_TIMEOUT_MS: envInt({ min: 0 }).default(25_000),
   FAST_FORWARD: envBool().default(true),
+  /**
+   * Wallets without the pickup protocol get their messages on a WebSocket they sent a return-route
+   * message on (docs/pickup-queue.md, "Implicit pickup").
+   */
+  IMPLICIT_PICKUP: envBool().default(true),
   LOG_LEVEL: logLevelSchema.default('info'),
   CREDO_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'off']).default('warn'),
   // Push notifications to offline wallets (FCM, APNs): docs/push-notifications.md.

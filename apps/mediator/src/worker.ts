@@ -25,6 +25,7 @@ import { SocketLifecycle } from './pickup/socket-lifecycle.js'
 import { RetentionSweeper } from './pickup/retention-sweeper.js'
 import { LeaseSweeper } from './pickup/lease-sweeper.js'
 import { HeldDeliveries } from './pickup/held-deliveries.js'
+import { ImplicitPickup } from './pickup/implicit-pickup.js'
 import { JobProcessor } from './inbound/job-processor.js'
 import { JobScope } from './inbound/job-scope.js'
 import { InboundConsumer } from './inbound/inbound-consumer.js'
@@ -251,6 +252,10 @@ export async function buildMediatorWorker(config: MediatorConfig, logger: Logger
   agent.events.on<DidCommMessageProcessedEvent>(DidCommEventTypes.DidCommMessageProcessed, (event) => {
     if (event.payload.message.type.endsWith('/routing/1.0/forward')) metrics.forwards.inc({ path: 'credo' })
   })
+
+  if (config.IMPLICIT_PICKUP) {
+    new ImplicitPickup({ redis, redisPrefix: config.REDIS_PREFIX, directory, liveDelivery, backgroundWrites, workerId: config.WORKER_ID, logger }).attach(agent)
+  }
 
   const socketLifecycle = new SocketLifecycle(directory, pickupQueue, registry, logger)
   const pickupFast = config.FAST_FORWARD
