@@ -2,7 +2,7 @@ import type { AgentContext, DependencyManager, Module } from '@credo-ts/core'
 import { DidCommFeatureRegistry, DidCommMessageHandlerRegistry, DidCommProtocol } from '@credo-ts/didcomm'
 import type { Logger } from '@mediator/config'
 import { GetDeviceInfoHandler, SetDeviceInfoHandler } from './push-handlers.js'
-import { PushDeviceStore } from './push-device-store.js'
+import type { PushDeviceStore } from './push-device-store.js'
 import { PUSH_PROTOCOLS } from './push-messages.js'
 
 /**
