@@ -1,6 +1,7 @@
 import http2 from 'node:http2'
 import { importPKCS8, SignJWT } from 'jose'
 import type { ApnsSettings } from './config.js'
+import { parseJsonObject } from './json.js'
 import { parseRetryAfter, type PushAttemptResult, type PushNotification, type PushSender } from './push-result.js'
 
 /** Apple rejects provider tokens older than an hour and refreshing more often than every 20 minutes. */
@@ -123,13 +124,8 @@ export function classifyApnsAnswer(
   apnsId?: string,
 ): PushAttemptResult {
   if (status === 200) return { outcome: 'sent', id: apnsId }
-  let reason = ''
-  try {
-    const body: unknown = JSON.parse(text)
-    if (body && typeof body === 'object' && typeof (body as { reason?: unknown }).reason === 'string') reason = (body as { reason: string }).reason
-  } catch {
-    reason = text.slice(0, 200)
-  }
+  const body = parseJsonObject(text)
+  const reason = typeof body?.reason === 'string' ? body.reason : text.slice(0, 200)
   const described = `APNs ${status} ${reason}`.trim()
   if (status === 410 || (status === 400 && DEAD_TOKEN_REASONS.has(reason))) return { outcome: 'invalid-token', status, reason: described }
   if (status === 429 || status >= 500) return { outcome: 'transient', status, reason: described, retryAfterMs: parseRetryAfter(retryAfter) }

@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import type { FcmSettings } from './config.js'
 import { AccessTokenError, GoogleAccessTokenSource } from './google-access-token.js'
+import { parseJsonObject } from './json.js'
 import { parseRetryAfter, type PushAttemptResult, type PushNotification, type PushSender } from './push-result.js'
 
 const fcmErrorSchema = z.object({
@@ -60,7 +61,7 @@ export class FcmClient implements PushSender {
     }
     const text = await response.text()
     if (response.ok) {
-      const name = safeJson(text)
+      const name = parseJsonObject(text)
       return { outcome: 'sent', id: typeof name?.name === 'string' ? name.name : undefined }
     }
     return classifyFcmError(response.status, text, response.headers.get('retry-after'))
@@ -86,7 +87,7 @@ function fcmMessage(token: string, n: PushNotification) {
  * worth retrying (honouring Retry-After); anything else will not get better.
  */
 export function classifyFcmError(status: number, text: string, retryAfter: string | null): PushAttemptResult {
-  const parsed = fcmErrorSchema.safeParse(safeJson(text))
+  const parsed = fcmErrorSchema.safeParse(parseJsonObject(text))
   const error = parsed.success ? parsed.data.error : undefined
   const codes = new Set((error?.details ?? []).map((d) => d.errorCode).filter((c): c is string => c !== undefined))
   const tokenField = (error?.details ?? []).some((d) => d.fieldViolations?.some((v) => v.field === 'message.token'))
@@ -99,13 +100,4 @@ export function classifyFcmError(status: number, text: string, retryAfter: strin
   }
   if (status === 429 || status >= 500) return { outcome: 'transient', status, reason, retryAfterMs: parseRetryAfter(retryAfter) }
   return { outcome: 'failed', status, reason }
-}
-
-function safeJson(text: string): Record<string, unknown> | undefined {
-  try {
-    const value: unknown = JSON.parse(text)
-    return value !== null && typeof value === 'object' ? (value as Record<string, unknown>) : undefined
-  } catch {
-    return undefined
-  }
 }

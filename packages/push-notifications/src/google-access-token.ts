@@ -1,6 +1,7 @@
 import { importPKCS8, SignJWT } from 'jose'
 import { z } from 'zod'
 import type { ServiceAccount } from './config.js'
+import { parseJsonObject } from './json.js'
 
 const FCM_SCOPE = 'https://www.googleapis.com/auth/firebase.messaging'
 
@@ -77,13 +78,7 @@ export class GoogleAccessTokenSource {
       const transient = response.status >= 500 || response.status === 429
       throw new AccessTokenError(`token endpoint answered ${response.status}: ${text.slice(0, 200)}`, transient)
     }
-    let body: unknown
-    try {
-      body = JSON.parse(text)
-    } catch {
-      body = undefined
-    }
-    const parsed = tokenResponseSchema.safeParse(body)
+    const parsed = tokenResponseSchema.safeParse(parseJsonObject(text))
     if (!parsed.success) throw new AccessTokenError('token endpoint answered without an access_token', false)
     this.cached = { token: parsed.data.access_token, expiresAt: this.now() + parsed.data.expires_in * 1000 }
     return parsed.data.access_token
