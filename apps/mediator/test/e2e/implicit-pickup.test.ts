@@ -32,13 +32,13 @@ describe('implicit pickup', () => {
     // The sender's DID exchange with the wallet already reaches it through the implicit session.
     const sender = (scenario.sender = await startSender('implicit'))
     const connection = await sender.connectTo(wallet)
-    await sender.sendUntilAccepted(connection.id, 'live')
+    await sender.agent.didcomm.basicMessages.sendMessage(connection.id, 'live')
     await wallet.inbox.waitFor(['live']).catch(failWithLogs)
 
     await wallet.goOffline()
     await waitUntil('the session to end', async () => (await probe.liveSessions()).length === 0, { explain: () => probe.describe() })
     const messages = Array.from({ length: 8 }, (_, i) => `while away ${i}`)
-    for (const m of messages) await sender.sendUntilAccepted(connection.id, m)
+    for (const m of messages) await sender.agent.didcomm.basicMessages.sendMessage(connection.id, m)
     await waitUntil('the inbound jobs to be processed', () => probe.inboundIdle(), { explain: () => probe.describe() })
     const queued = await probe.queueStats(session.connectionId)
     expect(queued.pending).toBe(messages.length)
