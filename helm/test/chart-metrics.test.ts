@@ -11,7 +11,7 @@ async function exportedSeries(): Promise<Set<string>> {
   for (const registry of [new RelayMetrics('r').registry, new MediatorMetrics().registry]) {
     for (const m of await registry.getMetricsAsJSON()) {
       names.add(m.name)
-      if (m.type === 'histogram') for (const s of ['_bucket', '_sum', '_count']) names.add(m.name + s)
+      if (String(m.type) === 'histogram') for (const s of ['_bucket', '_sum', '_count']) names.add(m.name + s)
     }
   }
   return names

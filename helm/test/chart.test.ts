@@ -39,7 +39,7 @@ const VARIANTS: Record<string, object> = {
   },
 }
 
-type Container = { name: string; env: Array<{ name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } }>; ports: Array<{ name: string; containerPort: number }>; args: string[] }
+type Container = { name: string; env: Array<{ name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string; optional?: boolean } } }>; ports: Array<{ name: string; containerPort: number }>; args: string[] }
 const container = (d: Manifest): Container => (d as unknown as { spec: { template: { spec: { containers: Container[] } } } }).spec.template.spec.containers[0]!
 const envValue = (c: Container, name: string) => c.env.find((e) => e.name === name)
 const spec = <T>(m: Manifest) => (m as unknown as { spec: T }).spec
@@ -148,8 +148,24 @@ describeChart('Helm chart', () => {
       expect(refs.length).toBeGreaterThanOrEqual(2)
       expect(new Set(refs.map((ref) => ref.name))).toEqual(new Set(['mediator-keys']))
     }
-    const workerKeys = container(r.find('Deployment', `${full}-mediator`)).env.flatMap((e) => e.valueFrom?.secretKeyRef?.key ?? [])
-    expect(workerKeys.sort()).toEqual(['DATABASE_URL', 'INTERNAL_SECRET', 'KMS_MASTER_KEY', 'REDIS_URL'])
+    const workerRefs = container(r.find('Deployment', `${full}-mediator`)).env.flatMap((e) => e.valueFrom?.secretKeyRef ?? [])
+    expect(workerRefs.filter((ref) => !ref.optional).map((ref) => ref.key).sort()).toEqual(['DATABASE_URL', 'INTERNAL_SECRET', 'KMS_MASTER_KEY', 'REDIS_URL'])
+    // Push and queue UI credentials only where the secret holds them.
+    expect(workerRefs.filter((ref) => ref.optional).map((ref) => ref.key).sort()).toEqual(['APNS_KEY', 'FCM_SERVICE_ACCOUNT_JSON', 'OPS_UI_PASSWORD', 'OPS_UI_TOKEN'])
+  })
+
+  it('push and queue UI credentials go into the chart\'s Secret only when given, and APNs settings with them', () => {
+    const r = render({
+      ...secrets,
+      secrets: { ...secrets.secrets, opsUiPassword: 'a-long-ui-password', apnsKey: '-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----' },
+      mediator: { push: { apns: { keyId: 'KEY123', teamId: 'TEAM123', topic: 'org.example.wallet', sandbox: true } } },
+    })
+    const data = (r.find('Secret', `${full}-secrets`) as unknown as { stringData: Record<string, string> }).stringData
+    expect(Object.keys(data).sort()).toEqual(['APNS_KEY', 'DATABASE_URL', 'INTERNAL_SECRET', 'KMS_MASTER_KEY', 'OPS_UI_PASSWORD', 'REDIS_URL'])
+    const env = Object.fromEntries(container(r.find('Deployment', `${full}-mediator`)).env.map((e) => [e.name, e.value]))
+    expect(env).toMatchObject({ APNS_KEY_ID: 'KEY123', APNS_TEAM_ID: 'TEAM123', APNS_TOPIC: 'org.example.wallet', APNS_BASE_URL: 'https://api.sandbox.push.apple.com' })
+    const defaults = Object.keys((rendered['default values']!.find('Secret', `${full}-secrets`) as unknown as { stringData: object }).stringData)
+    expect(defaults.sort()).toEqual(['DATABASE_URL', 'INTERNAL_SECRET', 'KMS_MASTER_KEY', 'REDIS_URL'])
   })
 
   it('without an existing secret the master key and internal secret are required, with a hint', () => {

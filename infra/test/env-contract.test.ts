@@ -103,7 +103,7 @@ function composeEnv(): Record<Role, Set<string>> {
 
 const renderer = buildRenderer()
 
-type EnvVar = { name: string; value?: string; valueFrom?: { secretKeyRef?: { key: string }; fieldRef?: { fieldPath: string } } }
+type EnvVar = { name: string; value?: string; valueFrom?: { secretKeyRef?: { key: string; optional?: boolean }; fieldRef?: { fieldPath: string } } }
 
 /** Each role's container env as Kubernetes would hand it over: secrets and fields resolved, $(VAR) expanded. */
 function chartEnv(): Record<Role, Record<string, string>> {
@@ -119,6 +119,8 @@ function chartEnv(): Record<Role, Record<string, string>> {
     }
     for (const e of d.spec.template.spec.containers[0]!.env) {
       const raw = e.value ?? (e.valueFrom?.secretKeyRef ? secretData[e.valueFrom.secretKeyRef.key] : fields[e.valueFrom?.fieldRef?.fieldPath ?? ''])
+      // An optional key the secret does not hold leaves the variable unset, as Kubernetes does.
+      if (raw === undefined && e.valueFrom?.secretKeyRef?.optional) continue
       if (raw === undefined) throw new Error(`${role}: ${e.name} resolves to nothing`)
       env[role][e.name] = raw.replace(/\$\(([A-Z_0-9]+)\)/g, (_, name: string) => env[role][name] ?? `$(${name})`)
     }

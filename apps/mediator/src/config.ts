@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto'
 import { z } from 'zod'
 import { envBool, envInt, envList, envPort, envUrl, logLevelSchema, parseEnv } from '@mediator/config'
 import { masterKeyEnvSchema } from '@mediator/kms'
+import { pushEnvSchema } from '@mediator/push-notifications'
 
 /**
  * Everything a mediator worker reads from the environment. Names, defaults and meaning are listed in
@@ -54,8 +55,15 @@ export const mediatorEnvSchema = z.object({
   OPS_UI_TOKEN: z.string().min(24, 'must be at least 24 characters').optional(),
   SHUTDOWN_TIMEOUT_MS: envInt({ min: 0 }).default(25_000),
   FAST_FORWARD: envBool().default(true),
+  /**
+   * Wallets without the pickup protocol get their messages on a WebSocket they sent a return-route
+   * message on (docs/pickup-queue.md, "Implicit pickup").
+   */
+  IMPLICIT_PICKUP: envBool().default(true),
   LOG_LEVEL: logLevelSchema.default('info'),
   CREDO_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'off']).default('warn'),
+  // Push notifications to offline wallets (FCM, APNs): docs/push-notifications.md.
+  ...pushEnvSchema.shape,
 })
 
 export type MediatorConfig = z.infer<typeof mediatorEnvSchema>

@@ -1,4 +1,5 @@
 import { ConfigError, createLogger } from '@mediator/config'
+import { resolvePushSettings } from '@mediator/push-notifications'
 import { loadMediatorConfig } from './config.js'
 import { buildMediatorWorker } from './worker.js'
 
@@ -7,6 +8,8 @@ async function main(): Promise<void> {
   let config
   try {
     config = loadMediatorConfig()
+    // The combination of the push settings, and the credential files, are checked before start-up.
+    resolvePushSettings(config)
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`mediator: ${error.message}\n`)

@@ -10,6 +10,7 @@ import { PinoCredoLogger } from '@mediator/credo-runtime'
 import { decodeMasterKey, SodiumKeyManagementService } from '@mediator/kms'
 import { PostgresStorageService } from '@mediator/storage-postgres'
 import { InboundOrder, LiveSessionDirectory, RedisPickupQueue, RelayRegistry, WorkerRegistry } from '@mediator/redis'
+import { resolvePushSettings } from '@mediator/push-notifications'
 import type { MediatorConfig } from './config.js'
 import { MediatorMetrics } from './metrics.js'
 import { createMediatorAgent, type MediatorAgent } from './agent/mediator-agent.js'
@@ -24,6 +25,7 @@ import { SocketLifecycle } from './pickup/socket-lifecycle.js'
 import { RetentionSweeper } from './pickup/retention-sweeper.js'
 import { LeaseSweeper } from './pickup/lease-sweeper.js'
 import { HeldDeliveries } from './pickup/held-deliveries.js'
+import { ImplicitPickup } from './pickup/implicit-pickup.js'
 import { JobProcessor } from './inbound/job-processor.js'
 import { JobScope } from './inbound/job-scope.js'
 import { InboundConsumer } from './inbound/inbound-consumer.js'
@@ -32,6 +34,7 @@ import { buildOpsServer } from './http/ops-server.js'
 import { WorkerPresence } from './worker-presence.js'
 import { EnvelopePacker, FastDeliveryPacker, startForwardFastPath } from './forward/index.js'
 import { CreatedDidCache, createPickupFastPath, ShortcutChain } from './pickup-fast/index.js'
+import { createPushNotifier, PushDeviceStore, PushMetrics, PushNotificationsModule, type PushNotifier } from './push/index.js'
 import {
   ensureMediatorInvitation,
   publishMediatorInvitation,
@@ -81,6 +84,8 @@ export class MediatorWorker {
       order: InboundOrder
       processor: JobProcessor
       presence: WorkerPresence
+      pushNotifier?: PushNotifier
+      pushSweepMs: number
     },
   ) {}
 
@@ -115,6 +120,7 @@ export class MediatorWorker {
     r.retentionSweeper.start(60_000)
     r.leaseSweeper.start(Math.min(15_000, Math.max(250, Math.floor(config.PICKUP_LEASE_MS / 4))))
     r.heldDeliveries.start(Math.max(100, Math.floor(config.ORDER_HOLD_MS / 2)))
+    r.pushNotifier?.start(agent.context, r.pushSweepMs)
 
     const inboundQueue = new Queue(INBOUND_QUEUE_NAME, { connection: r.redis, prefix: r.keys.bullPrefix })
     this.ops = buildOpsServer({
@@ -163,6 +169,7 @@ export class MediatorWorker {
     await this.consumer?.close()
     // Alive until its last job is done: a worker draining its jobs is still a worker.
     await r.presence.stop().catch((error: unknown) => this.logger.warn({ err: error }, 'could not withdraw from the worker registry'))
+    await r.pushNotifier?.close()
     await this.ops?.close()
     await this.agent.shutdown()
     r.relay.close()
@@ -176,6 +183,7 @@ export class MediatorWorker {
 
 /** Connects to Postgres and Redis, opens the key store (checking the master key) and builds a worker. */
 export async function buildMediatorWorker(config: MediatorConfig, logger: Logger): Promise<MediatorWorker> {
+  const pushSettings = resolvePushSettings(config)
   const masterKey = decodeMasterKey(config.KMS_MASTER_KEY)
   if (!masterKey) throw new Error('KMS_MASTER_KEY must be exactly 32 bytes written as 64 hex digits or as base64')
 
@@ -223,6 +231,18 @@ export async function buildMediatorWorker(config: MediatorConfig, logger: Logger
   const jobScope = new JobScope()
   const liveDelivery = new LiveDelivery({ directory, queue: pickupQueue, relay, metrics, packer, jobScope })
   const sessionService = new ClusterPickupSessionService(directory, liveDelivery, backgroundWrites, config.WORKER_ID, logger)
+  const pushStore = new PushDeviceStore()
+  const pushNotifier = createPushNotifier({
+    settings: pushSettings,
+    redis,
+    redisPrefix: config.REDIS_PREFIX,
+    store: pushStore,
+    metrics: new PushMetrics(metrics.registry),
+    // A trailing notification only for a wallet that is still away with something to fetch.
+    stillWaiting: async (agentContext, connectionId) =>
+      !(await directory.lookup(connectionId)) && (await pickupQueue.getAvailableMessageCount(agentContext, { connectionId })) > 0,
+    logger,
+  })
   const deliveringQueue = new DeliveringQueue({
     queue: pickupQueue,
     liveDelivery,
@@ -230,6 +250,7 @@ export async function buildMediatorWorker(config: MediatorConfig, logger: Logger
     metrics,
     logger,
     jobScope,
+    offlineListener: pushNotifier,
     // Bound late: HeldDeliveries needs the agent, which needs this queue; nothing is queued before both exist.
     deliverDue: (due, log): Promise<void> => heldDeliveries.deliverDue(due, log),
   })
@@ -249,12 +270,17 @@ export async function buildMediatorWorker(config: MediatorConfig, logger: Logger
         registry: metrics.registry,
         logger,
       }),
+      push: new PushNotificationsModule({ store: pushStore, logger }),
     },
   })
   await agent.initialize()
   agent.events.on<DidCommMessageProcessedEvent>(DidCommEventTypes.DidCommMessageProcessed, (event) => {
     if (event.payload.message.type.endsWith('/routing/1.0/forward')) metrics.forwards.inc({ path: 'credo' })
   })
+
+  if (config.IMPLICIT_PICKUP) {
+    new ImplicitPickup({ redis, redisPrefix: config.REDIS_PREFIX, directory, liveDelivery, backgroundWrites, workerId: config.WORKER_ID, logger }).attach(agent)
+  }
 
   const socketLifecycle = new SocketLifecycle(directory, pickupQueue, registry, logger)
   const pickupFast = config.FAST_FORWARD
@@ -301,6 +327,8 @@ export async function buildMediatorWorker(config: MediatorConfig, logger: Logger
     order,
     processor,
     presence: new WorkerPresence(new WorkerRegistry(redis, keys), config.WORKER_ID, config.WORKER_CONCURRENCY, logger),
+    pushNotifier,
+    pushSweepMs: Math.max(100, Math.min(1_000, Math.floor(pushSettings.coalesceMs / 4))),
   })
 }
 

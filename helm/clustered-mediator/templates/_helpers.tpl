@@ -23,6 +23,12 @@ app.kubernetes.io/component: {{ .component }}
   valueFrom: { secretKeyRef: { name: {{ include "cm.secretName" .root }}, key: {{ .name }} } }
 {{- end -}}
 
+{{/* A variable from the secret that may be absent there (push credentials, ops UI credentials). */}}
+{{- define "cm.optionalSecretEnv" -}}
+- name: {{ .name }}
+  valueFrom: { secretKeyRef: { name: {{ include "cm.secretName" .root }}, key: {{ .name }}, optional: true } }
+{{- end -}}
+
 {{/* Environment both roles read the same way. */}}
 {{- define "cm.commonEnv" -}}
 {{ include "cm.secretEnv" (dict "root" . "name" "REDIS_URL") }}

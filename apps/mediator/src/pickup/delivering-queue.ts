@@ -31,8 +31,19 @@ export interface DeliveringQueueDeps {
   metrics: MediatorMetrics
   logger: Logger
   jobScope?: JobScope
+  /** Told when a message was queued for a wallet with no live session (push notifications). */
+  offlineListener?: QueuedWhileOfflineListener
   /** Delivers to connections whose held-back deliveries a settling add made due (HeldDeliveries.deliverDue). */
   deliverDue: (connectionIds: readonly string[], log: Logger) => Promise<void>
+}
+
+/**
+ * Told when a message was queued for a wallet with no live session anywhere (to wake it with a push
+ * notification). Called after the message is durably queued; it must return at once and never throw:
+ * whatever it starts runs beside the job, not inside it.
+ */
+export interface QueuedWhileOfflineListener {
+  queuedWhileOffline(agentContext: AgentContext, connectionId: string): void
 }
 
 /**
@@ -83,7 +94,10 @@ export class DeliveringQueue implements DidCommQueueTransportRepository {
         this.deps.logger.warn({ err: error, connectionIds: due }, 'held deliveries failed'),
       )
     }
-    if (!live) return id
+    if (!live) {
+      this.deps.offlineListener?.queuedWhileOffline(agentContext, options.connectionId)
+      return id
+    }
     const log = this.deps.logger.child({ connectionId: options.connectionId, queuedMessageId: id })
     this.deps.backgroundWrites.track(
       this.deps.liveDelivery.deliverTaken(agentContext, options.connectionId, live, log, options.receivedAt?.getTime()),

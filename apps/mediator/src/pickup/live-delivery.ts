@@ -19,6 +19,7 @@ import type { MediatorMetrics } from '../metrics.js'
 import type { DeliveryPacker } from '../forward/delivery-packer.js'
 import type { JobScope } from '../inbound/job-scope.js'
 import { liveSessionKeysSchema, toEnvelopeKeys, type LiveSessionKeys } from './live-session-keys.js'
+import { deliverImplicitly } from './implicit-delivery.js'
 
 export type LiveDeliveryOutcome = 'not-live' | 'empty' | 'written' | 'gone' | 'failed'
 
@@ -211,6 +212,7 @@ export class LiveDelivery {
       metrics.liveDeliveries.inc({ outcome: 'empty' })
       return 'empty'
     }
+    if (keys.delivery === 'implicit') return deliverImplicitly(this.options, connectionId, entry, messages, log)
 
     let packed: DidCommEncryptedMessage
     try {

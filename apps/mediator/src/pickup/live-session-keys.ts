@@ -15,6 +15,11 @@ export const liveSessionKeysSchema = z.object({
   recipientKeys: z.array(z.string().min(32).max(64)).min(1),
   senderKey: z.string().min(32).max(64),
   senderKeyId: z.string().min(1).max(256),
+  /**
+   * How the wallet takes its messages: absent for pickup v2 live mode (a `delivery` message to
+   * confirm), `implicit` for a wallet that only keeps a return-route socket (the envelopes as they are).
+   */
+  delivery: z.literal('implicit').optional(),
 })
 export type LiveSessionKeys = z.infer<typeof liveSessionKeysSchema>
 

@@ -1,0 +1,8 @@
+export { PushNotificationsModule } from './push-notifications-module.js'
+export { PushNotifier } from './push-notifier.js'
+export type { PushNotifierOptions } from './push-notifier.js'
+export { PushDeviceStore } from './push-device-store.js'
+export { PushDeviceRecord } from './push-device-record.js'
+export { PushMetrics } from './push-metrics.js'
+export { PUSH_PROTOCOLS, INVALID_DEVICE_INFO } from './push-messages.js'
+export { createPushNotifier } from './create-push-notifier.js'

@@ -1,0 +1,8 @@
+export * from './config.js'
+export * from './device-info.js'
+export * from './push-result.js'
+export * from './retry.js'
+export { GoogleAccessTokenSource, AccessTokenError } from './google-access-token.js'
+export { FcmClient, classifyFcmError } from './fcm-client.js'
+export { ApnsClient, classifyApnsAnswer } from './apns-client.js'
+export { PushCoalescer } from './coalescer.js'
