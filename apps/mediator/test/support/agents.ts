@@ -108,7 +108,17 @@ export async function startWallet(label: string, strategy = DidCommMediatorPicku
       if (online) return
       agent = await open()
       online = true
-      await agent.didcomm.mediationRecipient.initiateMessagePickup()
+      try {
+        await agent.didcomm.mediationRecipient.initiateMessagePickup()
+      } catch (error) {
+        // Credo waits at most 10 s for the first pickup to drain the queue before it turns live mode
+        // on; a wallet back to a backlog of hundreds on a busy machine takes longer, and what is left
+        // keeps coming anyway. Live mode must still be turned on, as a wallet app would retry it.
+        if ((error as Error).name !== 'TimeoutError') throw error
+        const mediator = await agent.didcomm.mediationRecipient.findDefaultMediator()
+        if (!mediator) throw error
+        await agent.didcomm.messagePickup.setLiveDeliveryMode({ connectionId: mediator.connectionId, liveDelivery: true, protocolVersion: 'v2' })
+      }
     },
     async close() {
       // Pickup first: a polling wallet's next status-request would otherwise outlive its storage.
