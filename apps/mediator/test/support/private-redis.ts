@@ -30,6 +30,11 @@ export class PrivateRedis {
     return redis
   }
 
+  /** The server's pid while it runs (for CPU accounting). */
+  public get pid(): number | undefined {
+    return this.child?.exitCode === null && this.child.signalCode === null ? this.child.pid : undefined
+  }
+
   public get url(): string {
     return `redis://127.0.0.1:${this.port}`
   }

@@ -1,0 +1,40 @@
+import { maxHeld, ramp, rampRates, type RampStep } from './ramp.js'
+import type { RunContext } from '../run-context.js'
+
+export interface ThroughputResult {
+  by_workers: Array<{ workers: number; max_held_per_s: number; steps: RampStep[] }>
+  p99_ms_at_1000_per_s: number | null
+  max_held_per_s: number
+}
+
+/** The forward ramp through the balancers to live wallets, with 1 worker, then with all of them. */
+export async function throughput(ctx: RunContext): Promise<ThroughputResult> {
+  const { topology, args, log } = ctx
+  const counts = [...new Set([1, args.workers])]
+  const byWorkers: ThroughputResult['by_workers'] = []
+  for (const workers of counts) {
+    for (let i = workers; i < topology.workers.length; i++) await topology.stopWorker(i)
+    for (let i = 0; i < workers; i++) if (!topology.workers[i]?.proc) await topology.startWorker(i)
+    log(`throughput: ${topology.runningWorkers()} worker(s)`)
+    const steps = await ramp({
+      label: `cluster/${workers}w`,
+      fleet: ctx.fleet,
+      targets: ctx.fleet.wallets,
+      sender: ctx.sender,
+      ledger: ctx.ledger,
+      rates: rampRates(args.rate),
+      stepSeconds: args.duration,
+      cpuOf: () => topology.readCpu(),
+      log,
+    })
+    byWorkers.push({ workers, max_held_per_s: maxHeld(steps), steps })
+  }
+  for (let i = 0; i < topology.workers.length; i++) if (!topology.workers[i]?.proc) await topology.startWorker(i)
+  const full = byWorkers.at(-1)
+  const at1000 = full?.steps.find((s) => s.rate === 1000)
+  return {
+    by_workers: byWorkers,
+    p99_ms_at_1000_per_s: at1000 ? at1000.p99_ms : null,
+    max_held_per_s: full?.max_held_per_s ?? 0,
+  }
+}
