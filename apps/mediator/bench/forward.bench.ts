@@ -10,7 +10,7 @@
  * the step at R/s: a profile or a Redis command count at a fixed load), --attempts N (tries per rate
  * when only the p99 failed, default 2; a lost message fails a step at once).
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs'
 import { Agent as HttpAgent, request } from 'node:http'
 import { randomBytes } from 'node:crypto'

@@ -21,6 +21,9 @@ export interface RampStep {
   /** CPU ms per forward, per role. */
   cpu_ms_per_forward: Record<string, number>
   ok: boolean
+  /** When the step's forwards were sent (epoch ms), for figures measured alongside. */
+  from_ms: number
+  to_ms: number
 }
 
 /** Rates of a ramp up to `max`: 100, 250, 500, 750, 1000, then +500 (1000 is always one of them). */
@@ -79,6 +82,8 @@ export async function ramp(options: {
         Object.entries(cpuAfter).map(([k, v]) => [k, round((v - (cpuBefore[k] ?? 0)) / Math.max(1, outcome.sent), 3)]),
       ),
       ok: false,
+      from_ms: Math.round(from),
+      to_ms: Math.round(to),
     }
     step.ok = step.lost === 0 && step.delivered === step.sent && step.p99_ms <= P99_LIMIT_MS
     steps.push(step)

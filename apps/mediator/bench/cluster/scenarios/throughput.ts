@@ -1,8 +1,11 @@
 import { maxHeld, ramp, rampRates, type RampStep } from './ramp.js'
+import { CredoAlongside, type CredoFigures } from '../credo-alongside.js'
 import type { RunContext } from '../run-context.js'
 
+const CREDO_WALLETS = 3
+
 export interface ThroughputResult {
-  by_workers: Array<{ workers: number; max_held_per_s: number; steps: RampStep[] }>
+  by_workers: Array<{ workers: number; max_held_per_s: number; steps: Array<RampStep & { credo?: CredoFigures }> }>
   p99_ms_at_1000_per_s: number | null
   max_held_per_s: number
 }
@@ -12,6 +15,8 @@ export async function throughput(ctx: RunContext): Promise<ThroughputResult> {
   const { topology, args, log } = ctx
   const counts = [...new Set([1, args.workers])]
   const byWorkers: ThroughputResult['by_workers'] = []
+  const credo = await CredoAlongside.start(topology.invitationUrl, CREDO_WALLETS)
+  credo.run()
   for (const workers of counts) {
     for (let i = workers; i < topology.workers.length; i++) await topology.stopWorker(i)
     for (let i = 0; i < workers; i++) if (!topology.workers[i]?.proc) await topology.startWorker(i)
@@ -27,8 +32,9 @@ export async function throughput(ctx: RunContext): Promise<ThroughputResult> {
       cpuOf: () => topology.readCpu(),
       log,
     })
-    byWorkers.push({ workers, max_held_per_s: maxHeld(steps), steps })
+    byWorkers.push({ workers, max_held_per_s: maxHeld(steps), steps: steps.map((s) => ({ ...s, credo: credo.figures(s.from_ms, s.to_ms) })) })
   }
+  await credo.stop()
   for (let i = 0; i < topology.workers.length; i++) if (!topology.workers[i]?.proc) await topology.startWorker(i)
   const full = byWorkers.at(-1)
   const at1000 = full?.steps.find((s) => s.rate === 1000)
