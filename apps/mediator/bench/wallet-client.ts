@@ -14,6 +14,7 @@ const PICKUP = 'https://didcomm.org/messagepickup/2.0'
 
 interface DeliveryJson {
   '@type': string
+  '~thread'?: { thid?: string }
   '~attach'?: Array<{ '@id': string; data?: { json?: { tag?: unknown } } }>
 }
 
@@ -31,7 +32,10 @@ export interface WalletClientOptions {
   onLive?: () => void
   /** A socket this client did not close went away. */
   onDropped?: () => void
-  /** The pickup message ids this client just confirmed with messages-received. */
+  /**
+   * The pickup message ids of a messages-received, once the mediator answered it (its status names the
+   * confirmation as thread): from then on the mediator has processed it and must not deliver them again.
+   */
   onConfirmed?: (messageIds: string[]) => void
 }
 
@@ -52,6 +56,9 @@ export class WalletClient {
   private pendingAcks: string[] = []
   private ackTimer?: NodeJS.Timeout
   private live?: () => void
+  private liveRequestId?: string
+  /** messages-received sent and not yet answered: their ids, by the message's @id. */
+  private readonly unanswered = new Map<string, string[]>()
   private closing = false
   private reconnects = 0
   public deliveries = 0
@@ -82,9 +89,11 @@ export class WalletClient {
     })
     socket.once('close', () => this.dropped(socket))
     const live = new Promise<void>((resolve) => (this.live = resolve))
+    this.liveRequestId = randomUUID()
+    this.unanswered.clear()
     await this.send({
       '@type': `${PICKUP}/live-delivery-change`,
-      '@id': randomUUID(),
+      '@id': this.liveRequestId,
       live_delivery: true,
       '~transport': { return_route: 'all' },
     })
@@ -141,12 +150,18 @@ export class WalletClient {
     const sender = await openSenderKey(kms, ctx, recipient, ourKey.keyId)
     const body = await openEnvelopeBody(kms, ctx, envelope, recipient, ourKey.keyId, this.peers.get(sender).x25519)
     const message = JSON.parse(Buffer.from(body).toString('utf8')) as DeliveryJson
-    // A status also answers each messages-received; only the first after a live-delivery-change counts.
-    if (message['@type'] === `${PICKUP}/status` && this.live) {
-      const live = this.live
-      this.live = undefined
-      live()
-      this.options.onLive?.()
+    if (message['@type'] === `${PICKUP}/status`) {
+      const thread = message['~thread']?.thid
+      const confirmed = thread === undefined ? undefined : this.unanswered.get(thread)
+      if (confirmed && thread !== undefined) {
+        this.unanswered.delete(thread)
+        this.options.onConfirmed?.(confirmed)
+      } else if (this.live && (thread === undefined || thread === this.liveRequestId)) {
+        const live = this.live
+        this.live = undefined
+        live()
+        this.options.onLive?.()
+      }
     }
     if (message['@type'] !== `${PICKUP}/delivery`) return
     this.deliveries++
@@ -163,10 +178,11 @@ export class WalletClient {
     // Return route, as a Credo wallet without an endpoint of its own sets it: the mediator's status
     // answer comes back on this socket instead of being queued as one more message to deliver.
     const ack = { '@type': `${PICKUP}/messages-received`, '@id': randomUUID(), message_id_list: ids, '~transport': { return_route: 'all' } }
+    this.unanswered.set(ack['@id'], ids)
     try {
       await this.send(ack)
-      this.options.onConfirmed?.(ids)
     } catch {
+      this.unanswered.delete(ack['@id'])
       this.errors++
     }
   }

@@ -73,6 +73,9 @@ async function main(): Promise<void> {
   try {
     // The wallet agents' own schemas go to the run's Postgres too (createTestSchema reads this).
     process.env.TEST_DATABASE_URL = topology.postgres.url
+    // Idle RSS after the heap settled (two GCs a second apart), as after the sockets below.
+    await topology.relayMemory(true)
+    await new Promise((r) => setTimeout(r, 2_000))
     const idle = await topology.relayMemory(true)
     fleet = await setUpWalletFleet({
       databaseUrl: topology.postgres.url,
@@ -97,8 +100,13 @@ async function main(): Promise<void> {
       log,
     })
     log(`opening ${args.wallets} wallet sockets in live mode`)
+    const cpuBeforeConnect = topology.readCpu()
     await load.connect()
-    log(`${load.live} wallets live (${load.failed} failed) in ${load.connectSeconds.toFixed(1)} s`)
+    const cpuConnect = topology.readCpu()
+    const connectCpu = Object.fromEntries(
+      Object.entries(cpuConnect).map(([k, v]) => [k, Math.round((v - cpuBeforeConnect[k as keyof typeof cpuConnect]) / Math.max(1, load?.live ?? 1) * 100) / 100]),
+    )
+    log(`${load.live} wallets live (${load.failed} failed) in ${load.connectSeconds.toFixed(1)} s; CPU ms per wallet ${JSON.stringify(connectCpu)}`)
     sender = new ForwardSender(topology.publicUrls, ledger)
     const ctx: RunContext = {
       args,
@@ -125,6 +133,7 @@ async function main(): Promise<void> {
         credo_setup_s: Math.round(fleet.credoSetupSeconds * 10) / 10,
         keylist_s: Math.round(fleet.keylistSeconds * 10) / 10,
         connect_s: Math.round(load.connectSeconds * 10) / 10,
+        connect_cpu_ms_per_wallet: connectCpu,
       },
       sockets_held: null,
       rss_per_socket_bytes: null,
@@ -155,7 +164,7 @@ async function main(): Promise<void> {
       figures.chaos = await chaos(ctx, Math.max(20, Math.round((held || args.rate / 4) / 2)))
       figures.lost += figures.chaos.faults.reduce((s, f) => s + f.lost, 0)
     }
-    figures.delivered_after_confirmation = ledger.afterConfirmation.length
+    figures.delivered_after_confirmation = ledger.afterConfirmationBetween()
     await load.stop()
     load = undefined
     if (has('baseline')) {

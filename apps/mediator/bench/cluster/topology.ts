@@ -190,6 +190,25 @@ export class Topology {
     )
   }
 
+  /**
+   * Counters of the running workers, summed (series name with labels -> value), for the metric
+   * families whose names start with one of `prefixes`.
+   */
+  public async workerCounters(prefixes: readonly string[]): Promise<Record<string, number>> {
+    const sums: Record<string, number> = {}
+    for (const w of this.workers) {
+      if (!w.proc || w.proc.child.exitCode !== null) continue
+      const text = await fetch(`http://127.0.0.1:${w.opsPort}/metrics`).then((r) => r.text()).catch(() => '')
+      for (const line of text.split('\n')) {
+        if (line.startsWith('#') || !prefixes.some((p) => line.startsWith(p))) continue
+        const cut = line.lastIndexOf(' ')
+        const value = Number(line.slice(cut + 1))
+        if (Number.isFinite(value)) sums[line.slice(0, cut)] = (sums[line.slice(0, cut)] ?? 0) + value
+      }
+    }
+    return sums
+  }
+
   public pidsByRole(): Record<keyof CpuByRole, number[]> {
     const alive = (p?: ManagedProcess) => (p?.child.pid !== undefined && p.child.exitCode === null && p.child.signalCode === null ? [p.child.pid] : [])
     const postmaster = this.postgres.postmasterPid()

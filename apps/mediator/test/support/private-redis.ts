@@ -53,6 +53,8 @@ export class PrivateRedis {
     for (;;) {
       if (child.exitCode !== null) throw new Error(`redis-server on ${this.port} exited with ${child.exitCode}`)
       const probe = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null })
+      // Refused connections are expected until the server listens; connect() reports them.
+      probe.on('error', () => undefined)
       try {
         await probe.connect()
         if ((await probe.ping()) === 'PONG') return

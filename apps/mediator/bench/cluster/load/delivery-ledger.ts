@@ -15,11 +15,10 @@ interface Sent {
 export class DeliveryLedger {
   private readonly sent = new Map<string, Sent>()
   private readonly confirmedAt = new Map<string, number>()
-  private readonly tagOfMessage = new Map<string, string>()
+  /** Every delivery of each pickup message id (a message delivered again has several). */
+  private readonly deliveredAt = new Map<string, number[]>()
   public deliveries = 0
   public duplicates = 0
-  /** Pickup message ids delivered after their confirmation was sent, with when. */
-  public readonly afterConfirmation: Array<{ messageId: string; tag: string; at: number }> = []
   /** Deliveries per wall-clock second (epoch s), for rate-over-time charts. */
   public readonly perSecond = new Map<number, number>()
 
@@ -37,9 +36,9 @@ export class DeliveryLedger {
       this.deliveries++
       const second = Math.floor(at / 1000)
       this.perSecond.set(second, (this.perSecond.get(second) ?? 0) + 1)
-      const confirmed = this.confirmedAt.get(messageId)
-      if (confirmed !== undefined && confirmed < at) this.afterConfirmation.push({ messageId, tag, at })
-      this.tagOfMessage.set(messageId, tag)
+      const times = this.deliveredAt.get(messageId)
+      if (times) times.push(at)
+      else this.deliveredAt.set(messageId, [at])
       const entry = this.sent.get(tag)
       if (!entry) continue
       if (entry.deliveredAt === undefined) entry.deliveredAt = at
@@ -80,7 +79,17 @@ export class DeliveryLedger {
     return this.outcome(from, to).lost === 0
   }
 
-  public afterConfirmationBetween(from: number, to: number): number {
-    return this.afterConfirmation.filter((d) => d.at >= from && d.at < to).length
+  /**
+   * Deliveries in [from, to) of a pickup message id whose confirmation the mediator had answered
+   * before (compared once every event is in: load processes report in batches, out of step).
+   */
+  public afterConfirmationBetween(from = 0, to = Number.POSITIVE_INFINITY): number {
+    let count = 0
+    for (const [messageId, times] of this.deliveredAt) {
+      const confirmed = this.confirmedAt.get(messageId)
+      if (confirmed === undefined) continue
+      for (const at of times) if (at > confirmed && at >= from && at < to) count++
+    }
+    return count
   }
 }

@@ -38,7 +38,7 @@ export interface LoadEvents {
   type: 'events'
   /** [inner tag, pickup message id, epoch ms] of every delivered message. */
   deliveries: Array<[string, string, number]>
-  /** pickup message ids confirmed with messages-received, and when. */
+  /** pickup message ids whose messages-received the mediator answered, and when the answer came. */
   confirmed: Array<[string, number]>
   /** [socket id, epoch ms]: live mode confirmed (after connect or reconnect). */
   live: Array<[number, number]>

@@ -61,7 +61,8 @@ export async function writeReport(dir: string, f: ClusterFigures): Promise<void>
     `Topology: ${f.topology.relays} relays, ${f.topology.workers} workers, ${f.topology.balancers} haproxy processes, ` +
       `Redis (AOF, appendfsync always) and a Postgres cluster of the run's own; ${f.topology.load_processes} load processes.`,
     `Wallets: ${f.setup.connections} Credo agents set up connection + mediation in ${f.setup.credo_setup_s} s; ` +
-      `${f.setup.wallets} wallet keys registered with keylist-update in ${f.setup.keylist_s} s; sockets live in ${f.setup.connect_s} s.`,
+      `${f.setup.wallets} wallet keys registered with keylist-update in ${f.setup.keylist_s} s; sockets live in ${f.setup.connect_s} s ` +
+      `(CPU ms per wallet going live: ${Object.entries(f.setup.connect_cpu_ms_per_wallet).map(([k, v]) => `${k} ${v}`).join(', ')}).`,
     '',
     '## Headline',
     '',

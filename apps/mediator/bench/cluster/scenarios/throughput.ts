@@ -3,9 +3,16 @@ import { CredoAlongside, type CredoFigures } from '../credo-alongside.js'
 import type { RunContext } from '../run-context.js'
 
 const CREDO_WALLETS = 3
+const COUNTERS = ['mediator_forwards_total', 'mediator_live_deliveries_total', 'mediator_order_held_total', 'mediator_order_hold_expired_total', 'mediator_pickup_fast_total', 'mediator_dead_letters_total']
 
 export interface ThroughputResult {
-  by_workers: Array<{ workers: number; max_held_per_s: number; steps: Array<RampStep & { credo?: CredoFigures }> }>
+  by_workers: Array<{
+    workers: number
+    max_held_per_s: number
+    steps: Array<RampStep & { credo?: CredoFigures }>
+    /** Worker counters over the ramp (paths taken, live delivery outcomes, order holds). */
+    counters: Record<string, number>
+  }>
   p99_ms_at_1000_per_s: number | null
   max_held_per_s: number
 }
@@ -21,6 +28,7 @@ export async function throughput(ctx: RunContext): Promise<ThroughputResult> {
     for (let i = workers; i < topology.workers.length; i++) await topology.stopWorker(i)
     for (let i = 0; i < workers; i++) if (!topology.workers[i]?.proc) await topology.startWorker(i)
     log(`throughput: ${topology.runningWorkers()} worker(s)`)
+    const countersBefore = await topology.workerCounters(COUNTERS)
     const steps = await ramp({
       label: `cluster/${workers}w`,
       fleet: ctx.fleet,
@@ -32,7 +40,10 @@ export async function throughput(ctx: RunContext): Promise<ThroughputResult> {
       cpuOf: () => topology.readCpu(),
       log,
     })
-    byWorkers.push({ workers, max_held_per_s: maxHeld(steps), steps: steps.map((s) => ({ ...s, credo: credo.figures(s.from_ms, s.to_ms) })) })
+    const countersAfter = await topology.workerCounters(COUNTERS)
+    const counters = Object.fromEntries(Object.entries(countersAfter).map(([k, v]) => [k, v - (countersBefore[k] ?? 0)]).filter(([, v]) => v !== 0))
+    log(`throughput: worker counters ${JSON.stringify(counters)}`)
+    byWorkers.push({ workers, max_held_per_s: maxHeld(steps), steps: steps.map((s) => ({ ...s, credo: credo.figures(s.from_ms, s.to_ms) })), counters })
   }
   await credo.stop()
   for (let i = 0; i < topology.workers.length; i++) if (!topology.workers[i]?.proc) await topology.startWorker(i)
