@@ -9,7 +9,7 @@ export interface ClusterFigures {
   benchmark: 'cluster'
   date: string
   command: string
-  machine: { cpus: number; memory_bytes: number; node: string; haproxy: string; kernel: string }
+  machine: { cpus: number; memory_bytes: number; node: string; haproxy: string; kernel: string; load_average_start: number[]; load_average_end?: number[] }
   topology: { relays: number; workers: number; balancers: number; load_processes: number }
   setup: { connections: number; wallets: number; credo_setup_s: number; keylist_s: number; connect_s: number; connect_cpu_ms_per_wallet: Record<string, number> }
   sockets_held: number | null

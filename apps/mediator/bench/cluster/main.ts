@@ -7,7 +7,7 @@
  */
 import { execFileSync } from 'node:child_process'
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
-import { cpus, release, totalmem } from 'node:os'
+import { cpus, loadavg, release, totalmem } from 'node:os'
 import { dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseClusterArgs } from './args.js'
@@ -51,6 +51,8 @@ function preflight(): string {
 async function main(): Promise<void> {
   const args = parseClusterArgs(process.argv.slice(2))
   const haproxyVersion = preflight()
+  // Other work on the machine shows in every latency: the figures say how busy it was.
+  const loadAverage = loadavg().map((l) => Math.round(l * 100) / 100)
   const balancers = Math.max(1, Math.ceil(args.wallets / SOCKETS_PER_HAPROXY))
   const topology = await Topology.start({ relays: args.relays, workers: args.workers, balancers, log })
   let fleet: WalletFleet | undefined
@@ -125,7 +127,7 @@ async function main(): Promise<void> {
       benchmark: 'cluster',
       date: new Date().toISOString(),
       command: `npm run bench:cluster -- ${process.argv.slice(2).join(' ')}`.trim(),
-      machine: { cpus: cpus().length, memory_bytes: totalmem(), node: process.version, haproxy: haproxyVersion, kernel: release() },
+      machine: { cpus: cpus().length, memory_bytes: totalmem(), node: process.version, haproxy: haproxyVersion, kernel: release(), load_average_start: loadAverage },
       topology: { relays: args.relays, workers: args.workers, balancers, load_processes: Math.ceil(args.wallets / SOCKETS_PER_LOAD_PROCESS) },
       setup: {
         connections: fleet.connections.length,
@@ -170,6 +172,7 @@ async function main(): Promise<void> {
     if (has('baseline')) {
       figures.baseline = await baseline({ databaseUrl: topology.postgres.url, maxRate: args.rate, stepSeconds: args.duration, ackMs: args.ackMs, log })
     }
+    figures.machine.load_average_end = loadavg().map((l) => Math.round(l * 100) / 100)
     const out = resolve(repoRoot, args.out)
     mkdirSync(dirname(out), { recursive: true })
     writeFileSync(out, `${JSON.stringify(figures, null, 2)}\n`)

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { Redis } from 'ioredis'
 import { freePort } from '@mediator/test-support'
 import { startApp, waitForReady, type ManagedProcess } from '../../test/support/processes.js'
 import { PrivateRedis } from '../../test/support/private-redis.js'
@@ -66,6 +67,7 @@ export class Topology {
       postgres = await BenchPostgres.create()
       redis = await PrivateRedis.start()
       const topology = new Topology(options, dir, postgres, redis)
+      await topology.setAppendFsync('everysec')
       await topology.startAll()
       return topology
     } catch (error) {
@@ -75,6 +77,23 @@ export class Topology {
       throw error
     }
   }
+
+  /**
+   * Redis's AOF fsync policy: `everysec` (the usual production setting) for density, throughput and
+   * storm; `always` for chaos, whose kill -9 of Redis must not lose the last second of writes. A Redis
+   * started again after a kill starts with `always` (PrivateRedis).
+   */
+  public async setAppendFsync(mode: 'always' | 'everysec'): Promise<void> {
+    const client = new Redis(this.redis.url, { maxRetriesPerRequest: 1 })
+    try {
+      await client.config('SET', 'appendfsync', mode)
+    } finally {
+      client.disconnect()
+    }
+    this.appendFsync = mode
+  }
+
+  public appendFsync: 'always' | 'everysec' = 'always'
 
   /** Where wallets and senders reach the mediator: every haproxy frontend, in turn. */
   public get publicUrls(): string[] {

@@ -52,14 +52,15 @@ export async function writeReport(dir: string, f: ClusterFigures): Promise<void>
   const lines: string[] = [
     '# Cluster benchmark report',
     '',
-    `Run of ${f.date} on ${f.machine.cpus} cores / ${Math.round(f.machine.memory_bytes / 2 ** 30)} GiB, Node ${f.machine.node}, ${f.machine.haproxy}.`,
+    `Run of ${f.date} on ${f.machine.cpus} cores / ${Math.round(f.machine.memory_bytes / 2 ** 30)} GiB, Node ${f.machine.node}, ${f.machine.haproxy}; ` +
+      `load average ${f.machine.load_average_start.join(' / ')} at the start, ${f.machine.load_average_end?.join(' / ') ?? 'n/a'} at the end (1/5/15 min).`,
     '',
     '```sh',
     f.command,
     '```',
     '',
     `Topology: ${f.topology.relays} relays, ${f.topology.workers} workers, ${f.topology.balancers} haproxy processes, ` +
-      `Redis (AOF, appendfsync always) and a Postgres cluster of the run's own; ${f.topology.load_processes} load processes.`,
+      `Redis (AOF; appendfsync everysec, always during chaos) and a Postgres cluster of the run's own; ${f.topology.load_processes} load processes.`,
     `Wallets: ${f.setup.connections} Credo agents set up connection + mediation in ${f.setup.credo_setup_s} s; ` +
       `${f.setup.wallets} wallet keys registered with keylist-update in ${f.setup.keylist_s} s; sockets live in ${f.setup.connect_s} s ` +
       `(CPU ms per wallet going live: ${Object.entries(f.setup.connect_cpu_ms_per_wallet).map(([k, v]) => `${k} ${v}`).join(', ')}).`,

@@ -55,6 +55,7 @@ export async function chaos(ctx: RunContext, rate: number): Promise<ChaosResult>
   const faults: FaultName[] = ['kill-worker', 'kill-relay', 'kill-redis', 'stop-postgres']
   const windowMs = Math.max(40_000, args.duration * 1000)
   const totalMs = LEAD_MS + faults.length * windowMs
+  await topology.setAppendFsync('always')
   log(`chaos: ${rate}/s for ${Math.round(totalMs / 1000)} s, a fault every ${windowMs / 1000} s`)
   const forwards = await packFor(fleet, fleet.wallets, Math.round((rate * totalMs) / 1000))
   const start = epochMs()

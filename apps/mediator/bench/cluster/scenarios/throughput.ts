@@ -1,3 +1,4 @@
+import { cpuMs } from '../../support/proc-stat.js'
 import { maxHeld, ramp, rampRates, type RampStep } from './ramp.js'
 import { CredoAlongside, type CredoFigures } from '../credo-alongside.js'
 import type { RunContext } from '../run-context.js'
@@ -37,7 +38,7 @@ export async function throughput(ctx: RunContext): Promise<ThroughputResult> {
       ledger: ctx.ledger,
       rates: rampRates(args.rate),
       stepSeconds: args.duration,
-      cpuOf: () => topology.readCpu(),
+      cpuOf: () => ({ ...topology.readCpu(), load: ctx.load.pids.reduce((sum, pid) => sum + cpuMs(pid), 0) }),
       log,
     })
     const countersAfter = await topology.workerCounters(COUNTERS)
