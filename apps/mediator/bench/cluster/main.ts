@@ -66,6 +66,7 @@ async function main(): Promise<void> {
       await fleet?.close().catch(() => undefined)
       await topology.close().catch((e: unknown) => log(`cleanup: ${String(e)}`))
     })())
+  process.once('exit', () => topology.closeSync())
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
       log(`${signal}: stopping everything`)

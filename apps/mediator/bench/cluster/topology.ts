@@ -269,7 +269,36 @@ export class Topology {
     return { relay: sum(pids.relay), worker: sum(pids.worker), redis: sum(pids.redis), postgres: sum(pids.postgres), haproxy: sum(pids.haproxy) }
   }
 
+  /**
+   * Everything at once and synchronously, for the process's `exit` event (an error, a signal, a
+   * timeout): no child, cluster or temp dir is left behind even when the orderly close never ran.
+   */
+  public closeSync(): void {
+    if (this.closed) return
+    this.closed = true
+    const pids = [
+      ...this.workers.map((w) => w.proc?.child.pid),
+      ...this.relays.map((r) => r.proc?.child.pid),
+      ...this.balancers.map((b) => b.child.pid),
+      this.redis.pid,
+    ]
+    for (const pid of pids) {
+      try {
+        if (pid !== undefined) process.kill(pid, 'SIGKILL')
+      } catch {
+        // already gone
+      }
+    }
+    this.postgres.drop()
+    rmSync(this.redis.dir, { recursive: true, force: true })
+    rmSync(this.dir, { recursive: true, force: true })
+  }
+
+  private closed = false
+
   public async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
     await Promise.all(this.workers.map((w) => w.proc?.stop(10_000)))
     await Promise.all(this.relays.map((r) => r.proc?.kill9()))
     await Promise.all(this.balancers.map((b) => b.stop()))

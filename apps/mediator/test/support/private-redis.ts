@@ -21,7 +21,7 @@ export class PrivateRedis {
 
   private constructor(
     public readonly port: number,
-    private readonly dir: string,
+    public readonly dir: string,
   ) {}
 
   public static async start(): Promise<PrivateRedis> {

@@ -61,7 +61,11 @@ export class BenchPostgres {
     await this.waitUntilAccepting()
   }
 
+  private dropped = false
+
   public drop(): void {
+    if (this.dropped) return
+    this.dropped = true
     try {
       execFileSync('pg_dropcluster', ['--stop', this.version, this.name], { stdio: 'pipe' })
     } catch (error) {

@@ -53,7 +53,8 @@ async function inject(ctx: RunContext, fault: FaultName): Promise<void> {
 export async function chaos(ctx: RunContext, rate: number): Promise<ChaosResult> {
   const { fleet, ledger, sender, topology, args, log } = ctx
   const faults: FaultName[] = ['kill-worker', 'kill-relay', 'kill-redis', 'stop-postgres']
-  const windowMs = Math.max(40_000, args.duration * 1000)
+  // Postgres stays down 20 s: a window must hold that and the recovery after it.
+  const windowMs = Math.max(30_000, args.duration * 1000)
   const totalMs = LEAD_MS + faults.length * windowMs
   await topology.setAppendFsync('always')
   log(`chaos: ${rate}/s for ${Math.round(totalMs / 1000)} s, a fault every ${windowMs / 1000} s`)
