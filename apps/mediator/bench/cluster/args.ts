@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util'
 import { z } from 'zod'
 
 export const SCENARIOS = ['density', 'throughput', 'storm', 'chaos', 'baseline'] as const
+export const FAULTS = ['kill-worker', 'kill-relay', 'kill-redis', 'stop-postgres'] as const
 export type Scenario = (typeof SCENARIOS)[number]
 
 const int = (min: number) => z.coerce.number().int().min(min)
@@ -17,6 +18,7 @@ const argsSchema = z.object({
   /** Seconds of each throughput step, of CPU at rest, and of each chaos fault window. */
   duration: int(5),
   scenario: z.array(z.enum(SCENARIOS)).min(1),
+  faults: z.array(z.enum(FAULTS)).min(1),
   ackMs: int(50),
   reportDir: z.string().min(1),
   out: z.string().min(1),
@@ -32,6 +34,7 @@ export const USAGE = `npm run bench:cluster -- [options]
   --rate M          highest forward rate of the throughput ramp, per second (default 2000)
   --duration S      seconds per throughput step, for CPU at rest and per chaos fault (default 20)
   --scenario NAME   density | throughput | storm | chaos | baseline | all (repeatable; default all)
+  --fault NAME      chaos faults, in order: kill-worker | kill-relay | kill-redis | stop-postgres (repeatable; default all)
   --ack-ms MS       how often a wallet confirms what it received (default 1000)
   --report-dir DIR  Markdown report and PNG charts (default docs/bench-report)
   --out FILE        figures (default bench-results/cluster.json)`
@@ -47,6 +50,7 @@ export function parseClusterArgs(argv: string[]): ClusterArgs {
       rate: { type: 'string', default: '2000' },
       duration: { type: 'string', default: '20' },
       scenario: { type: 'string', multiple: true, default: ['all'] },
+      fault: { type: 'string', multiple: true, default: [...FAULTS] },
       'ack-ms': { type: 'string', default: '1000' },
       'report-dir': { type: 'string', default: 'docs/bench-report' },
       out: { type: 'string', default: 'bench-results/cluster.json' },
@@ -66,6 +70,7 @@ export function parseClusterArgs(argv: string[]): ClusterArgs {
     rate: values.rate,
     duration: values.duration,
     scenario: [...new Set(scenario)],
+    faults: values.fault.flatMap((f) => f.split(',')),
     ackMs: values['ack-ms'],
     reportDir: values['report-dir'],
     out: values.out,

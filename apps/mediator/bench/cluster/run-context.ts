@@ -42,6 +42,19 @@ export async function waitDelivered(ledger: DeliveryLedger, from: number, to: nu
   while (!ledger.allDelivered(from, to) && Date.now() < deadline) await sleep(250)
 }
 
+/** The failure reasons of the first `count` dead-lettered jobs. */
+export async function deadLetterReasons(redisUrl: string, count: number): Promise<string[]> {
+  const queue = new Queue(INBOUND_QUEUE_NAME, { connection: { url: redisUrl, maxRetriesPerRequest: 1 }, prefix: new RedisKeys('bench').bullPrefix })
+  try {
+    const jobs = await queue.getJobs(['failed'], 0, count - 1)
+    return jobs.map((j) => `${j.attemptsMade} attempts: ${j.failedReason}`)
+  } catch {
+    return []
+  } finally {
+    await queue.close().catch(() => undefined)
+  }
+}
+
 /** Dead letters so far: inbound jobs that ran out of attempts (BullMQ's failed set). */
 export async function deadLetters(redisUrl: string): Promise<number | undefined> {
   const queue = new Queue(INBOUND_QUEUE_NAME, { connection: { url: redisUrl, maxRetriesPerRequest: 1, enableOfflineQueue: false }, prefix: new RedisKeys('bench').bullPrefix })

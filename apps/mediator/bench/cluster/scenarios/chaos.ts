@@ -1,7 +1,9 @@
 import { round } from '../../support/percentile.js'
-import { deadLetters, epochMs, packFor, sleep, waitDelivered, type RunContext } from '../run-context.js'
+import { deadLetterReasons, deadLetters, epochMs, packFor, sleep, waitDelivered, type RunContext } from '../run-context.js'
 
-export type FaultName = 'kill-worker' | 'kill-relay' | 'kill-redis' | 'stop-postgres'
+import type { FAULTS } from '../args.js'
+
+export type FaultName = (typeof FAULTS)[number]
 
 export interface FaultResult {
   fault: FaultName
@@ -17,6 +19,8 @@ export interface FaultResult {
 export interface ChaosResult {
   rate: number
   faults: FaultResult[]
+  /** Why dead-lettered jobs failed (BullMQ's failedReason), the first few. */
+  dead_letter_reasons: string[]
   /** Deliveries per second over the whole scenario, with when each fault hit (for the chart). */
   timeline: Array<{ t: number; delivered: number }>
 }
@@ -52,7 +56,7 @@ async function inject(ctx: RunContext, fault: FaultName): Promise<void> {
  */
 export async function chaos(ctx: RunContext, rate: number): Promise<ChaosResult> {
   const { fleet, ledger, sender, topology, args, log } = ctx
-  const faults: FaultName[] = ['kill-worker', 'kill-relay', 'kill-redis', 'stop-postgres']
+  const faults: FaultName[] = args.faults
   // Postgres stays down 20 s: a window must hold that and the recovery after it.
   const windowMs = Math.max(30_000, args.duration * 1000)
   const totalMs = LEAD_MS + faults.length * windowMs
@@ -101,5 +105,7 @@ export async function chaos(ctx: RunContext, rate: number): Promise<ChaosResult>
   for (const r of results) log(`chaos: ${r.fault}: lost ${r.lost}, after confirmation ${r.delivered_after_confirmation}, dead letters ${r.dead_letters}, full rate again after ${r.full_rate_again_s} s`)
   const timeline: ChaosResult['timeline'] = []
   for (let s = Math.floor(start / 1000); s <= Math.floor(end / 1000); s++) timeline.push({ t: s - Math.floor(start / 1000), delivered: ledger.perSecond.get(s) ?? 0 })
-  return { rate, faults: results, timeline }
+  const reasons = await deadLetterReasons(topology.redis.url, 5)
+  for (const reason of reasons) log(`chaos: dead letter: ${reason}`)
+  return { rate, faults: results, dead_letter_reasons: reasons, timeline }
 }
