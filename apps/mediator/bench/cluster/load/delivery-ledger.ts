@@ -84,12 +84,17 @@ export class DeliveryLedger {
    * before (compared once every event is in: load processes report in batches, out of step).
    */
   public afterConfirmationBetween(from = 0, to = Number.POSITIVE_INFINITY): number {
-    let count = 0
+    return this.afterConfirmationLags(from, to).length
+  }
+
+  /** For each such delivery, how long (ms) after the confirmation's answer it arrived, ascending. */
+  public afterConfirmationLags(from = 0, to = Number.POSITIVE_INFINITY): number[] {
+    const lags: number[] = []
     for (const [messageId, times] of this.deliveredAt) {
       const confirmed = this.confirmedAt.get(messageId)
       if (confirmed === undefined) continue
-      for (const at of times) if (at > confirmed && at >= from && at < to) count++
+      for (const at of times) if (at > confirmed && at >= from && at < to) lags.push(Math.round((at - confirmed) * 10) / 10)
     }
-    return count
+    return lags.sort((a, b) => a - b)
   }
 }

@@ -19,7 +19,7 @@ function chartsOf(f: ClusterFigures): Record<string, TopLevelSpec> {
     charts['throughput-latency'] = lineChart('Forward -> wallet latency by offered rate', rows, { field: 'rate', title: 'forwards/s offered' }, { field: 'ms', title: 'ms' }, { field: 'series', title: '' })
     const full = f.throughput.by_workers.at(-1)
     const cpuRows = (full?.steps ?? []).flatMap((s) =>
-      Object.entries(s.cpu_ms_per_forward).map(([role, ms]) => ({ rate: String(s.rate), role, ms })),
+      Object.entries(s.cpu_ms_per_forward).map(([role, ms]) => ({ rate: s.rate, role, ms })),
     )
     charts['throughput-cpu'] = barChart(`CPU per forward by process role (${full?.workers ?? '?'} workers)`, cpuRows, { field: 'rate', title: 'forwards/s offered' }, { field: 'ms', title: 'CPU ms per forward' }, { field: 'role', title: 'role' })
   }
@@ -100,7 +100,7 @@ export async function writeReport(dir: string, f: ClusterFigures): Promise<void>
   if (f.storm) {
     const s = f.storm
     lines.push('## 3. Storm', '', `kill -9 of ${s.relay_killed} holding ${s.sockets_on_relay} sockets, forwards in flight: ${s.sockets_reregistered}/${s.sockets_dropped} dropped sockets live again after ${fmt(s.reregister_s, ' s')}; ` +
-      `${s.forwards_sent} forwards sent, ${s.lost} lost, ${s.delivered_after_confirmation} delivered after confirmation, ${s.duplicates} duplicates before confirmation (at least once).`, '')
+      `${s.forwards_sent} forwards sent, ${s.lost} lost, ${s.delivered_after_confirmation} delivered after confirmation (ms after the confirmation's answer: ${s.after_confirmation_lag_ms.join(', ') || 'none'}), ${s.duplicates} duplicates before confirmation (at least once).`, '')
   }
   if (f.chaos) {
     lines.push('## 4. Chaos', '', `Offered ${f.chaos.rate}/s throughout.`, '', '| fault | at s | sent | lost | after confirmation | dead letters | full rate again after |', '| --- | --- | --- | --- | --- | --- | --- |')

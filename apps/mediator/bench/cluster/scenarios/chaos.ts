@@ -11,6 +11,8 @@ export interface FaultResult {
   sent: number
   lost: number
   delivered_after_confirmation: number
+  /** How long after the confirmation's answer each of those arrived (ms; the first 20). */
+  after_confirmation_lag_ms: number[]
   dead_letters: number | null
   /** Seconds from the fault until deliveries were back at 90% of the offered rate for 3 s running. */
   full_rate_again_s: number | null
@@ -98,6 +100,7 @@ export async function chaos(ctx: RunContext, rate: number): Promise<ChaosResult>
       sent: outcome.sent,
       lost: outcome.lost,
       delivered_after_confirmation: ledger.afterConfirmationBetween(w.from, i === windows.length - 1 ? epochMs() : w.to),
+      after_confirmation_lag_ms: ledger.afterConfirmationLags(w.from, i === windows.length - 1 ? epochMs() : w.to).slice(0, 20),
       dead_letters: w.deadBefore === undefined || deadNext === undefined ? null : deadNext - w.deadBefore,
       full_rate_again_s: fullAgain,
     }

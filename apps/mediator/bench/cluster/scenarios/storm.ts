@@ -13,6 +13,8 @@ export interface StormResult {
   lost: number
   duplicates: number
   delivered_after_confirmation: number
+  /** How long after the confirmation's answer each of those arrived (ms; the first 20). */
+  after_confirmation_lag_ms: number[]
 }
 
 const STORM_RATE = 100
@@ -76,6 +78,7 @@ export async function storm(ctx: RunContext): Promise<StormResult> {
     lost: outcome.lost,
     duplicates: ledger.duplicates,
     delivered_after_confirmation: ledger.afterConfirmationBetween(from, epochMs()),
+    after_confirmation_lag_ms: ledger.afterConfirmationLags(from, epochMs()).slice(0, 20),
   }
   log(`storm: ${relive.size}/${dropped.size} live again after ${result.reregister_s} s, lost ${result.lost}, after confirmation ${result.delivered_after_confirmation}`)
   return result
