@@ -99,6 +99,7 @@ describe('InboundQueue', () => {
       if (!job) throw new Error('job not stored')
       const attempts = job.opts.attempts ?? 1
       const backoff = Backoffs.normalize(job.opts.backoff ?? 0)
+      if (!backoff) throw new Error('job stored without a backoff')
       let waited = 0
       for (let made = 1; made < attempts; made++) {
         const delay = await Backoffs.calculate(backoff, made, new Error('connect ECONNREFUSED'), job)
