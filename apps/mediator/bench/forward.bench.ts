@@ -10,10 +10,10 @@
  * the step at R/s: a profile or a Redis command count at a fixed load), --attempts N (tries per rate
  * when only the p99 failed, default 2; a lost message fails a step at once).
  */
-import { execSync, spawn, type ChildProcess } from 'node:child_process'
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import type { ChildProcess } from 'node:child_process'
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs'
 import { Agent as HttpAgent, request } from 'node:http'
-import { randomBytes, randomUUID } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
@@ -23,6 +23,10 @@ import { EnvelopePacker } from '../src/forward/index.js'
 import { setUpWallet, type BenchWallet } from './wallet-setup.js'
 import { WalletClient } from './wallet-client.js'
 import { summarizeProfile } from './profile-summary.js'
+import { cpuMs } from './support/proc-stat.js'
+import { startBaselineProcess } from './support/baseline-process.js'
+import { percentile } from './support/percentile.js'
+import { packForwards as packTargets } from './support/forward-packing.js'
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..')
 const { values: args } = parseArgs({
@@ -45,7 +49,6 @@ const ATTEMPTS = Number(args.attempts)
 const MAX_RATE = args['max-rate'] === undefined ? Number.POSITIVE_INFINITY : Number(args['max-rate'])
 const DRAIN_MS = 5_000
 const P99_LIMIT_MS = 100
-const CLK_TCK = Number(execSync('getconf CLK_TCK').toString().trim()) || 100
 
 interface Target {
   name: 'cluster' | 'baseline'
@@ -72,17 +75,6 @@ interface StepResult {
   cpuMsPerForward: number
   otherCpuMsPerForward: Record<string, number>
   ok: boolean
-}
-
-function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []
-  // After the command name: field 14 (utime) and 15 (stime) of proc(5) are at 11 and 12 here.
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN
 }
 
 async function startCluster(profileDir?: string): Promise<Target> {
@@ -140,41 +132,15 @@ async function startCluster(profileDir?: string): Promise<Target> {
 }
 
 async function startBaseline(): Promise<Target> {
-  const db = await createTestSchema('bench_fwd_base')
-  const port = await freePort()
-  const child = spawn(
-    process.execPath,
-    ['--conditions=source', '--import', 'tsx', resolve(repoRoot, 'apps/mediator/bench/baseline-mediator.ts')],
-    {
-      cwd: repoRoot,
-      env: { ...process.env, BASELINE_PORT: String(port), DATABASE_URL: testDatabaseUrl(), DATABASE_SCHEMA: db.schema },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  )
-  let output = ''
-  const ready = new Promise<{ invitationUrl: string }>((resolveReady, reject) => {
-    child.stdout?.on('data', (d: Buffer) => {
-      output += d.toString()
-      const line = /READY (.*)\n/.exec(output)
-      if (line?.[1]) resolveReady(JSON.parse(line[1]) as { invitationUrl: string })
-    })
-    child.stderr?.on('data', (d: Buffer) => (output += d.toString()))
-    child.once('exit', (code) => reject(new Error(`baseline exited (${code}):\n${output}`)))
-  })
-  const { invitationUrl } = await ready
+  const baseline = await startBaselineProcess()
   return {
     name: 'baseline',
-    httpUrl: `http://127.0.0.1:${port}`,
-    wsUrl: `ws://127.0.0.1:${port}`,
-    invitationUrl,
-    cpuPid: pidOf(child),
+    httpUrl: baseline.url,
+    wsUrl: baseline.url.replace('http://', 'ws://'),
+    invitationUrl: baseline.invitationUrl,
+    cpuPid: baseline.pid,
     otherPids: {},
-    async stop() {
-      const exited = new Promise((r) => child.once('exit', r))
-      child.kill('SIGTERM')
-      await exited
-      await db.drop()
-    },
+    stop: () => baseline.stop(),
   }
 }
 
@@ -211,23 +177,11 @@ async function setUpWallets(target: Target, count: number): Promise<BenchWallet[
   return wallets
 }
 
-/** Forwards as another agent sends them: an anoncrypted inner message inside a forward anoncrypted to the routing key. */
+/** Forwards as another agent sends them, spread over the wallets in turn. */
 async function packForwards(packer: EnvelopePacker, wallets: BenchWallet[], count: number) {
   const ctx = wallets[0]?.ctx
   if (!ctx) throw new Error('no wallets')
-  const forwards: Array<{ body: string; tag: string }> = []
-  for (let i = 0; i < count; i++) {
-    const wallet = wallets[i % wallets.length] as BenchWallet
-    const inner = await packer.pack(
-      ctx,
-      { '@type': 'https://didcomm.org/basicmessage/1.0/message', '@id': randomUUID(), sent_time: new Date().toISOString(), content: `bench ${i}` },
-      { recipientKeys: [wallet.recipientKey] },
-    )
-    const forward = { '@type': 'https://didcomm.org/routing/1.0/forward', '@id': randomUUID(), to: wallet.recipientKey, msg: inner }
-    const outer = await packer.pack(ctx, forward, { recipientKeys: [wallet.routingKey] })
-    forwards.push({ body: JSON.stringify(outer), tag: inner.tag })
-  }
-  return forwards
+  return packTargets(packer, ctx, wallets, count)
 }
 
 class LoadRun {

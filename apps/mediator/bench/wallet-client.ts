@@ -14,56 +14,96 @@ const PICKUP = 'https://didcomm.org/messagepickup/2.0'
 
 interface DeliveryJson {
   '@type': string
+  '~thread'?: { thid?: string }
   '~attach'?: Array<{ '@id': string; data?: { json?: { tag?: unknown } } }>
 }
+
+/** The keys a wallet's pickup session speaks with (a BenchWallet has them, and so does a load process). */
+export type WalletKeys = Pick<BenchWallet, 'label' | 'kms' | 'ctx' | 'ourKey' | 'mediatorKey'>
+
+export interface WalletClientOptions {
+  /** Source address of the socket (127.0.0.x): each address has its own ~28,000 ephemeral ports. */
+  localAddress?: string
+  /** One cache for many clients of one process (their mediator keys are the same). */
+  peers?: PeerKeyCache
+  /** Reconnect (and turn live mode on again) when the socket closes without `close()`, as a wallet app does. */
+  reconnect?: boolean
+  /** Every live-mode confirmation (the mediator's status), the first and each after a reconnect. */
+  onLive?: () => void
+  /** A socket this client did not close went away. */
+  onDropped?: () => void
+  /**
+   * The pickup message ids of a messages-received, once the mediator answered it (its status names the
+   * confirmation as thread): from then on the mediator has processed it and must not deliver them again.
+   */
+  onConfirmed?: (messageIds: string[]) => void
+}
+
+const RECONNECT_BASE_MS = 250
+const RECONNECT_MAX_MS = 5_000
 
 /**
  * A wallet's live pickup session as a raw WebSocket, cheap enough to run many in the load process:
  * it turns live mode on (pickup v2 live-delivery-change with return route), opens every delivery
  * with the wallet's KMS, reports each delivered message by the `tag` of its (still encrypted) inner
- * envelope, and confirms deliveries with messages-received, batched every `ackIntervalMs`.
+ * envelope and its pickup message id, and confirms deliveries with messages-received, batched every
+ * `ackIntervalMs`. The socket answers the relay's pings (ws does that by itself), as Credo's does.
  */
 export class WalletClient {
   private socket?: WebSocket
   private readonly packer: EnvelopePacker
-  private readonly peers = new PeerKeyCache()
+  private readonly peers: PeerKeyCache
   private pendingAcks: string[] = []
   private ackTimer?: NodeJS.Timeout
   private live?: () => void
+  private liveRequestId?: string
+  /** messages-received sent and not yet answered: their ids, by the message's @id. */
+  private readonly unanswered = new Map<string, string[]>()
+  private closing = false
+  private reconnects = 0
   public deliveries = 0
   public errors = 0
 
   public constructor(
-    private readonly wallet: BenchWallet,
+    private readonly wallet: WalletKeys,
     private readonly wsUrl: string,
-    private readonly onDelivered: (innerTag: string) => void,
+    private readonly onDelivered: (innerTag: string, messageId: string) => void,
     private readonly ackIntervalMs: number,
+    private readonly options: WalletClientOptions = {},
   ) {
+    this.peers = options.peers ?? new PeerKeyCache()
     this.packer = new EnvelopePacker(wallet.kms, this.peers)
   }
 
   /** Connects and resolves once the mediator acknowledged live mode (its status message). */
   public async connect(): Promise<void> {
-    const socket = new WebSocket(this.wsUrl)
+    const socket = new WebSocket(this.wsUrl, { perMessageDeflate: false, localAddress: this.options.localAddress, handshakeTimeout: 30_000 })
     this.socket = socket
     await new Promise<void>((resolve, reject) => {
       socket.once('open', () => resolve())
       socket.once('error', reject)
     })
+    socket.on('error', () => this.errors++)
     socket.on('message', (data: RawData) => {
       this.receive(data).catch(() => this.errors++)
     })
+    socket.once('close', () => this.dropped(socket))
     const live = new Promise<void>((resolve) => (this.live = resolve))
+    this.liveRequestId = randomUUID()
+    this.unanswered.clear()
     await this.send({
       '@type': `${PICKUP}/live-delivery-change`,
-      '@id': randomUUID(),
+      '@id': this.liveRequestId,
       live_delivery: true,
       '~transport': { return_route: 'all' },
     })
+    let timer: NodeJS.Timeout | undefined
     await Promise.race([
       live,
-      new Promise((_, reject) => setTimeout(() => reject(new Error(`${this.wallet.label}: no live-mode status`)), 20_000)),
-    ])
+      new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`${this.wallet.label}: no live-mode status`)), 60_000))),
+    ]).finally(() => clearTimeout(timer))
+    this.reconnects = 0
+    if (this.ackTimer) return
     // Independent wallets do not confirm in step: a random phase keeps acks from arriving in bursts.
     this.ackTimer = setTimeout(() => {
       this.ackTimer = setInterval(() => void this.flushAcks(), this.ackIntervalMs)
@@ -71,10 +111,35 @@ export class WalletClient {
   }
 
   public async close(): Promise<void> {
+    this.closing = true
     clearTimeout(this.ackTimer)
     clearInterval(this.ackTimer)
     await this.flushAcks()
     this.socket?.close(1000)
+  }
+
+  /** Drops the socket without a close handshake (what a crashed app or a lost network does). */
+  public terminate(): void {
+    this.closing = true
+    clearTimeout(this.ackTimer)
+    clearInterval(this.ackTimer)
+    this.socket?.terminate()
+  }
+
+  private dropped(socket: WebSocket): void {
+    if (this.closing || socket !== this.socket) return
+    this.options.onDropped?.()
+    if (!this.options.reconnect) return
+    // What was delivered but not yet confirmed on the old socket is delivered again on the new one.
+    this.pendingAcks = []
+    const delay = Math.min(RECONNECT_MAX_MS, RECONNECT_BASE_MS * 2 ** this.reconnects++) * (0.5 + Math.random())
+    setTimeout(() => {
+      if (this.closing) return
+      this.connect().catch(() => {
+        this.errors++
+        if (this.socket) this.dropped(this.socket)
+      })
+    }, delay)
   }
 
   private async receive(data: RawData): Promise<void> {
@@ -85,13 +150,25 @@ export class WalletClient {
     const sender = await openSenderKey(kms, ctx, recipient, ourKey.keyId)
     const body = await openEnvelopeBody(kms, ctx, envelope, recipient, ourKey.keyId, this.peers.get(sender).x25519)
     const message = JSON.parse(Buffer.from(body).toString('utf8')) as DeliveryJson
-    if (message['@type'] === `${PICKUP}/status`) this.live?.()
+    if (message['@type'] === `${PICKUP}/status`) {
+      const thread = message['~thread']?.thid
+      const confirmed = thread === undefined ? undefined : this.unanswered.get(thread)
+      if (confirmed && thread !== undefined) {
+        this.unanswered.delete(thread)
+        this.options.onConfirmed?.(confirmed)
+      } else if (this.live && (thread === undefined || thread === this.liveRequestId)) {
+        const live = this.live
+        this.live = undefined
+        live()
+        this.options.onLive?.()
+      }
+    }
     if (message['@type'] !== `${PICKUP}/delivery`) return
     this.deliveries++
     for (const attachment of message['~attach'] ?? []) {
       this.pendingAcks.push(attachment['@id'])
       const tag = attachment.data?.json?.tag
-      if (typeof tag === 'string') this.onDelivered(tag)
+      if (typeof tag === 'string') this.onDelivered(tag, attachment['@id'])
     }
   }
 
@@ -101,9 +178,13 @@ export class WalletClient {
     // Return route, as a Credo wallet without an endpoint of its own sets it: the mediator's status
     // answer comes back on this socket instead of being queued as one more message to deliver.
     const ack = { '@type': `${PICKUP}/messages-received`, '@id': randomUUID(), message_id_list: ids, '~transport': { return_route: 'all' } }
-    await this.send(ack).catch(
-      () => this.errors++,
-    )
+    this.unanswered.set(ack['@id'], ids)
+    try {
+      await this.send(ack)
+    } catch {
+      this.unanswered.delete(ack['@id'])
+      this.errors++
+    }
   }
 
   private async send(message: object): Promise<void> {
@@ -111,6 +192,8 @@ export class WalletClient {
       recipientKeys: [this.wallet.mediatorKey],
       sender: this.wallet.ourKey,
     })
-    this.socket?.send(JSON.stringify(packed))
+    const socket = this.socket
+    if (socket?.readyState !== WebSocket.OPEN) throw new Error('socket not open')
+    await new Promise<void>((resolve, reject) => socket.send(JSON.stringify(packed), (error) => (error ? reject(error) : resolve())))
   }
 }

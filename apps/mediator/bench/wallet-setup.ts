@@ -14,6 +14,7 @@ import {
 } from '@credo-ts/didcomm'
 import { createCredoAgent, peerAgentDidcommOptions } from '@mediator/credo-runtime'
 import type { SodiumKeyManagementService } from '@mediator/kms'
+import type { PostgresStorageService } from '@mediator/storage-postgres'
 import { agentPlatform } from '../test/support/agent-platform.js'
 
 /** What the load process needs of a wallet once Credo has set it up. */
@@ -32,14 +33,34 @@ export interface BenchWallet {
   close(): Promise<void>
 }
 
+/** What a wallet's Credo agent stands on, and how to let go of it once the wallet is done. */
+export interface WalletPlatform {
+  kms: SodiumKeyManagementService
+  storage: PostgresStorageService
+  release(): Promise<void>
+}
+
+/** A schema and a KMS of the wallet's own. */
+async function ownPlatform(label: string): Promise<WalletPlatform> {
+  const { db, kms, storage } = await agentPlatform(`bench_${label}`)
+  return {
+    kms,
+    storage,
+    async release() {
+      kms.close()
+      await db.drop()
+    },
+  }
+}
+
 /**
  * A real Credo wallet does the protocol work: connection from the mediator's invitation, mediation
  * request and grant, and a keylist-update (by creating an invitation of its own, as a wallet does
  * for a new contact). Then the Credo agent stops; its KMS stays open so the benchmark's raw WebSocket
  * client can speak for the same keys.
  */
-export async function setUpWallet(label: string, invitationUrl: string): Promise<BenchWallet> {
-  const { db, kms, storage } = await agentPlatform(`bench_${label}`)
+export async function setUpWallet(label: string, invitationUrl: string, platform?: WalletPlatform): Promise<BenchWallet> {
+  const { kms, storage, release } = platform ?? (await ownPlatform(label))
   const agent = createCredoAgent({
     kms,
     storage,
@@ -88,10 +109,7 @@ export async function setUpWallet(label: string, invitationUrl: string): Promise
       mediatorKey: TypedArrayEncoder.toBase58(mediatorJwk.publicKey.publicKey),
       recipientKey: didKeyToVerkey(recipientDidKey),
       routingKey: didKeyToVerkey(routingDidKey),
-      async close() {
-        kms.close()
-        await db.drop()
-      },
+      close: release,
     }
   } finally {
     await agent.shutdown()

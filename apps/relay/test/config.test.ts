@@ -14,7 +14,7 @@ describe('relay configuration', () => {
       maxMessageBytes: 4 * 1024 * 1024,
       heartbeatIntervalMs: 30_000,
       forwardHeaders: [],
-      jobAttempts: 5,
+      jobAttempts: 10,
       jobBackoffMs: 1000,
     })
     expect(c.relayId).toMatch(/^[A-Za-z0-9._-]+-[0-9a-f]{8}$/)

@@ -47,7 +47,7 @@ describe('relay over WebSocket', () => {
     // The job id is the message id, so a retried add cannot make a second job.
     const job = await f.reader.getJob(first.messageId)
     expect(job?.name).toBe('message')
-    expect(job?.opts.attempts).toBe(5)
+    expect(job?.opts.attempts).toBe(10)
   })
 
   it('registers an anoncrypted frame as open until a worker has processed it', async () => {

@@ -19,9 +19,12 @@ import type {
 /**
  * Retry policy every inbound job carries. A mediator worker relies on it: a job that throws is retried
  * `attempts` times in total with exponential backoff starting at `backoffMs`, then lands in the failed
- * set (the dead letters) instead of vanishing.
+ * set (the dead letters) instead of vanishing. Workers retry only infrastructure failures, so the
+ * attempts must outlast an outage: 10 from 1 s wait 511 s in all, through a Postgres restart or
+ * failover (tens of seconds). 5 attempts waited 15 s, and a 20 s Postgres stop dead-lettered
+ * acknowledged forwards.
  */
-export const DEFAULT_INBOUND_JOB_ATTEMPTS = 5
+export const DEFAULT_INBOUND_JOB_ATTEMPTS = 10
 export const DEFAULT_INBOUND_JOB_BACKOFF_MS = 1_000
 /** An add that has not resolved by then is reported as failed, so the caller can answer 503 at once. */
 export const DEFAULT_INBOUND_ADD_TIMEOUT_MS = 2_000

@@ -1,4 +1,4 @@
-import { Queue } from 'bullmq'
+import { Backoffs, Queue } from 'bullmq'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { INBOUND_JOB_VERSION, INBOUND_QUEUE_NAME, RedisKeys, inboundJobSchema } from '@mediator/contracts'
 import type { InboundMessageJob } from '@mediator/contracts'
@@ -86,5 +86,28 @@ describe('InboundQueue', () => {
       await q.close().catch(() => undefined)
     }
     expect(await reader.getJob('never')).toBeUndefined()
+  })
+
+  // A Postgres restart or failover takes tens of seconds; the cluster benchmark's chaos scenario stops
+  // Postgres for 20 s. Every retry of a job failing on it in that time must not use up its attempts:
+  // with 5 attempts from 1 s (15 s of backoff in all), acknowledged forwards went to the dead letters.
+  it('keeps retrying a job with the default policy for longer than a database outage lasts', async () => {
+    const defaults = new InboundQueue({ connection: redis, keys })
+    try {
+      await defaults.addMessage({ ...message, messageId: 'msg-defaults' })
+      const job = await reader.getJob('msg-defaults')
+      if (!job) throw new Error('job not stored')
+      const attempts = job.opts.attempts ?? 1
+      const backoff = Backoffs.normalize(job.opts.backoff ?? 0)
+      if (!backoff) throw new Error('job stored without a backoff')
+      let waited = 0
+      for (let made = 1; made < attempts; made++) {
+        const delay = await Backoffs.calculate(backoff, made, new Error('connect ECONNREFUSED'), job)
+        waited += typeof delay === 'number' ? delay : 0
+      }
+      expect(waited).toBeGreaterThanOrEqual(5 * 60_000)
+    } finally {
+      await defaults.close()
+    }
   })
 })

@@ -21,13 +21,18 @@ export class PrivateRedis {
 
   private constructor(
     public readonly port: number,
-    private readonly dir: string,
+    public readonly dir: string,
   ) {}
 
   public static async start(): Promise<PrivateRedis> {
     const redis = new PrivateRedis(await freePort(), mkdtempSync(join(tmpdir(), 'private-redis-')))
     await redis.restart()
     return redis
+  }
+
+  /** The server's pid while it runs (for CPU accounting). */
+  public get pid(): number | undefined {
+    return this.child?.exitCode === null && this.child.signalCode === null ? this.child.pid : undefined
   }
 
   public get url(): string {
@@ -48,6 +53,8 @@ export class PrivateRedis {
     for (;;) {
       if (child.exitCode !== null) throw new Error(`redis-server on ${this.port} exited with ${child.exitCode}`)
       const probe = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null })
+      // Refused connections are expected until the server listens; connect() reports them.
+      probe.on('error', () => undefined)
       try {
         await probe.connect()
         if ((await probe.ping()) === 'PONG') return

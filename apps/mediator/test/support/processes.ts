@@ -23,20 +23,26 @@ process.once('exit', () => {
 })
 
 /**
- * Starts one of the apps from its TypeScript sources, as its own OS process. `nodeArgs` go before the
- * script (e.g. `--cpu-prof`, which NODE_OPTIONS does not take).
+ * Starts one of the apps as its own OS process: from its TypeScript sources (tests), or from its
+ * compiled `dist/` (`from: 'dist'`, benchmarks: what production runs, without tsx's loader). `nodeArgs`
+ * go before the script (e.g. `--cpu-prof`, which NODE_OPTIONS does not take).
  */
 export function startApp(
   name: string,
   app: 'relay' | 'mediator',
   env: Record<string, string>,
   nodeArgs: readonly string[] = [],
+  from: 'source' | 'dist' = 'source',
 ): ManagedProcess {
-  const child = spawn(
-    process.execPath,
-    [...nodeArgs, '--conditions=source', '--import', 'tsx', resolve(repoRoot, `apps/${app}/src/main.ts`)],
-    { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
-  )
+  const entry =
+    from === 'dist'
+      ? [resolve(repoRoot, `apps/${app}/dist/main.js`)]
+      : ['--conditions=source', '--import', 'tsx', resolve(repoRoot, `apps/${app}/src/main.ts`)]
+  const child = spawn(process.execPath, [...nodeArgs, ...entry], {
+    cwd: repoRoot,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   let out = ''
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()))
   child.stderr?.on('data', (d: Buffer) => (out += d.toString()))

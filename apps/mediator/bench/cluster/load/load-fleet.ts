@@ -1,0 +1,103 @@
+import { fork, type ChildProcess } from 'node:child_process'
+import type { FleetConnection, FromLoad, KeysDatabase, LoadEvents, StartTask } from './protocol.js'
+
+/** Sockets per load process: well under the 20,000 open files one process may hold. */
+export const SOCKETS_PER_LOAD_PROCESS = 5_000
+
+const running = new Set<ChildProcess>()
+process.once('exit', () => {
+  for (const child of running) child.kill('SIGKILL')
+})
+
+export interface FleetOptions {
+  keys: KeysDatabase
+  connections: FleetConnection[]
+  /** Socket i speaks on connection socketConnection[i]. */
+  socketConnection: number[]
+  urls: string[]
+  ackMs: number
+  onEvents: (events: LoadEvents) => void
+  log: (text: string) => void
+}
+
+/**
+ * The wallet sockets, spread over load processes (SOCKETS_PER_LOAD_PROCESS each), each process on its
+ * own source address 127.0.0.(2+k) so that ephemeral ports do not run out.
+ */
+export class LoadFleet {
+  private readonly children: ChildProcess[] = []
+  public live = 0
+  public failed = 0
+  public connectSeconds = 0
+
+  public constructor(private readonly options: FleetOptions) {}
+
+  public get pids(): number[] {
+    return this.children.flatMap((c) => (c.pid === undefined ? [] : [c.pid]))
+  }
+
+  public async connect(): Promise<void> {
+    const { socketConnection } = this.options
+    const processes = Math.max(1, Math.ceil(socketConnection.length / SOCKETS_PER_LOAD_PROCESS))
+    const started = performance.now()
+    const results = await Promise.all(
+      Array.from({ length: processes }, (_, k) => {
+        const sockets = socketConnection
+          .map((connection, id) => ({ id, connection }))
+          .filter((s) => s.id % processes === k)
+        return this.startProcess(k, sockets)
+      }),
+    )
+    this.connectSeconds = (performance.now() - started) / 1000
+    this.live = results.reduce((s, r) => s + r.live, 0)
+    this.failed = results.reduce((s, r) => s + r.failed, 0)
+  }
+
+  private startProcess(k: number, sockets: StartTask['sockets']): Promise<{ live: number; failed: number }> {
+    const child = fork(new URL('./load-process.ts', import.meta.url).pathname, [], {
+      execArgv: ['--conditions=source', '--import', 'tsx'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    })
+    running.add(child)
+    child.once('exit', () => running.delete(child))
+    this.children.push(child)
+    return new Promise((resolve, reject) => {
+      child.once('exit', (code) => reject(new Error(`load process ${k} exited (${code})`)))
+      child.on('message', (message: FromLoad) => {
+        if (message.type === 'ready') {
+          const task: StartTask = {
+            type: 'start',
+            keys: this.options.keys,
+            connections: this.options.connections,
+            sockets,
+            urls: this.options.urls,
+            localAddress: `127.0.0.${2 + k}`,
+            concurrency: 50,
+            ackMs: this.options.ackMs,
+          }
+          child.send(task)
+        }
+        if (message.type === 'connected') {
+          this.options.log(`load process ${k}: ${message.live} live, ${message.failed} failed, ${message.fds} open files`)
+          resolve({ live: message.live, failed: message.failed })
+        }
+        if (message.type === 'events') this.options.onEvents(message)
+      })
+    })
+  }
+
+  public async stop(): Promise<void> {
+    await Promise.all(
+      this.children.map(
+        (child) =>
+          new Promise<void>((resolve) => {
+            if (child.exitCode !== null || child.signalCode !== null) return resolve()
+            child.removeAllListeners('exit')
+            child.once('exit', () => resolve())
+            child.send({ type: 'stop' })
+            setTimeout(() => child.kill('SIGKILL'), 5_000).unref()
+          }),
+      ),
+    )
+  }
+}

@@ -1,0 +1,83 @@
+/**
+ * One load process of `bench:cluster`: holds its share of wallet sockets (each a WalletClient in
+ * pickup v2 live mode, through the haproxy frontends, from its own source address), and reports
+ * deliveries, confirmations, live-mode confirmations and dropped sockets to the harness every 100 ms.
+ * A process may hold at most 20,000 open files here, hence several of these.
+ */
+import { readdirSync } from 'node:fs'
+import type { AgentContext } from '@credo-ts/core'
+import pg from 'pg'
+import { SodiumKeyManagementService } from '@mediator/kms'
+import { PeerKeyCache } from '../../../src/forward/index.js'
+import { WalletClient } from '../../wallet-client.js'
+import type { FromLoad, LoadEvents, StartTask, ToLoad } from './protocol.js'
+
+const send = (message: FromLoad) => process.send?.(message)
+const clients: WalletClient[] = []
+let pool: pg.Pool | undefined
+let events: LoadEvents = { type: 'events', deliveries: [], confirmed: [], live: [], dropped: [] }
+const now = () => performance.timeOrigin + performance.now()
+
+setInterval(() => {
+  if (events.deliveries.length + events.confirmed.length + events.live.length + events.dropped.length === 0) return
+  send(events)
+  events = { type: 'events', deliveries: [], confirmed: [], live: [], dropped: [] }
+}, 100).unref()
+
+async function start(task: StartTask): Promise<void> {
+  pool = new pg.Pool({ connectionString: task.keys.url, options: `-c search_path="${task.keys.schema}"`, max: 2 })
+  const kms = await SodiumKeyManagementService.create({ pool, masterKey: new Uint8Array(Buffer.from(task.keys.masterKeyHex, 'hex')) })
+  // The KMS reads nothing of a context but its correlation id; every wallet agent used the default one.
+  const ctx = { contextCorrelationId: 'default' } as AgentContext
+  const peers = new PeerKeyCache()
+  let next = 0
+  let failed = 0
+  const open = async () => {
+    while (next < task.sockets.length) {
+      const socket = task.sockets[next++]
+      if (!socket) break
+      const connection = task.connections[socket.connection]
+      if (!connection) throw new Error(`no connection ${socket.connection}`)
+      const client = new WalletClient(
+        { label: `${connection.label}#${socket.id}`, kms, ctx, ourKey: { publicKey: connection.publicKey, keyId: connection.keyId }, mediatorKey: connection.mediatorKey },
+        `${(task.urls[socket.id % task.urls.length] ?? '').replace('http://', 'ws://')}/`,
+        (tag, messageId) => events.deliveries.push([tag, messageId, now()]),
+        task.ackMs,
+        {
+          localAddress: task.localAddress,
+          peers,
+          reconnect: true,
+          onLive: () => events.live.push([socket.id, now()]),
+          onDropped: () => events.dropped.push([socket.id, now()]),
+          onConfirmed: (ids) => {
+            const t = now()
+            for (const id of ids) events.confirmed.push([id, t])
+          },
+        },
+      )
+      try {
+        await client.connect()
+        clients.push(client)
+      } catch {
+        client.terminate()
+        failed++
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: task.concurrency }, open))
+  send({ type: 'connected', live: clients.length, failed, fds: readdirSync('/proc/self/fd').length })
+}
+
+process.on('message', (message: ToLoad) => {
+  if (message.type === 'start') {
+    start(message).catch((error: unknown) => {
+      process.stderr.write(`load process failed: ${String(error)}\n`)
+      process.exit(1)
+    })
+  }
+  if (message.type === 'stop') {
+    for (const client of clients) client.terminate()
+    void pool?.end().finally(() => process.exit(0))
+  }
+})
+send({ type: 'ready' })

@@ -1,0 +1,52 @@
+/** What the harness and its load processes say to each other over IPC. */
+
+export interface KeysDatabase {
+  url: string
+  schema: string
+  masterKeyHex: string
+}
+
+/** A real mediated connection (set up by a Credo agent) that wallet sockets speak on. */
+export interface FleetConnection {
+  label: string
+  /** The wallet's key on the connection: its KMS key id and base58 public key. */
+  keyId: string
+  publicKey: string
+  /** The mediator's key on the connection. */
+  mediatorKey: string
+  /** The mediator's routing key given in the mediation grant. */
+  routingKey: string
+  /** The key the Credo agent itself registered (keylist-update through Credo). */
+  recipientKey: string
+}
+
+export interface StartTask {
+  type: 'start'
+  keys: KeysDatabase
+  connections: FleetConnection[]
+  /** Socket ids and the connection each speaks on. */
+  sockets: Array<{ id: number; connection: number }>
+  urls: string[]
+  localAddress: string
+  concurrency: number
+  ackMs: number
+}
+
+export type ToLoad = StartTask | { type: 'stop' }
+
+export interface LoadEvents {
+  type: 'events'
+  /** [inner tag, pickup message id, epoch ms] of every delivered message. */
+  deliveries: Array<[string, string, number]>
+  /** pickup message ids whose messages-received the mediator answered, and when the answer came. */
+  confirmed: Array<[string, number]>
+  /** [socket id, epoch ms]: live mode confirmed (after connect or reconnect). */
+  live: Array<[number, number]>
+  /** [socket id, epoch ms]: a socket that went away without the client closing it. */
+  dropped: Array<[number, number]>
+}
+
+export type FromLoad =
+  | { type: 'ready' }
+  | { type: 'connected'; live: number; failed: number; fds: number }
+  | LoadEvents

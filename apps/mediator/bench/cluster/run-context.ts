@@ -1,0 +1,68 @@
+import { Queue } from 'bullmq'
+import { INBOUND_QUEUE_NAME, RedisKeys } from '@mediator/contracts'
+import { EnvelopePacker, PeerKeyCache } from '../../src/forward/index.js'
+import { packForwards, type ForwardTarget, type PackedForward } from '../support/forward-packing.js'
+import type { ClusterArgs } from './args.js'
+import type { DeliveryLedger } from './load/delivery-ledger.js'
+import type { LoadFleet } from './load/load-fleet.js'
+import type { LoadEvents } from './load/protocol.js'
+import type { ForwardSender } from './forward-sender.js'
+import type { Topology } from './topology.js'
+import type { WalletFleet } from './wallet-fleet.js'
+
+/** Everything a cluster scenario works with. */
+export interface RunContext {
+  args: ClusterArgs
+  topology: Topology
+  fleet: WalletFleet
+  load: LoadFleet
+  ledger: DeliveryLedger
+  sender: ForwardSender
+  /** Every batch of load events from now on, until the returned function is called. */
+  subscribe(listener: (events: LoadEvents) => void): () => void
+  log: (text: string) => void
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+export const epochMs = () => performance.timeOrigin + performance.now()
+
+/** Packs `count` forwards to wallets picked evenly over the whole fleet. */
+export async function packFor(fleet: Pick<WalletFleet, 'kms' | 'ctx'>, targets: readonly ForwardTarget[], count: number): Promise<PackedForward[]> {
+  const packer = new EnvelopePacker(fleet.kms, sharedPeers)
+  const stride = Math.max(1, Math.floor(targets.length / Math.max(1, Math.min(count, targets.length))))
+  const picked = Array.from({ length: Math.min(count, targets.length) }, (_, i) => targets[(i * stride + offset++) % targets.length] as ForwardTarget)
+  return packForwards(packer, fleet.ctx, picked, count)
+}
+const sharedPeers = new PeerKeyCache()
+let offset = 0
+
+/** Waits until every acknowledged forward sent in [from, to) arrived, or `timeoutMs`. */
+export async function waitDelivered(ledger: DeliveryLedger, from: number, to: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!ledger.allDelivered(from, to) && Date.now() < deadline) await sleep(250)
+}
+
+/** The failure reasons of the first `count` dead-lettered jobs. */
+export async function deadLetterReasons(redisUrl: string, count: number): Promise<string[]> {
+  const queue = new Queue(INBOUND_QUEUE_NAME, { connection: { url: redisUrl, maxRetriesPerRequest: 1 }, prefix: new RedisKeys('bench').bullPrefix })
+  try {
+    const jobs = await queue.getJobs(['failed'], 0, count - 1)
+    return jobs.map((j) => `${j.attemptsMade} attempts: ${j.failedReason}`)
+  } catch {
+    return []
+  } finally {
+    await queue.close().catch(() => undefined)
+  }
+}
+
+/** Dead letters so far: inbound jobs that ran out of attempts (BullMQ's failed set). */
+export async function deadLetters(redisUrl: string): Promise<number | undefined> {
+  const queue = new Queue(INBOUND_QUEUE_NAME, { connection: { url: redisUrl, maxRetriesPerRequest: 1, enableOfflineQueue: false }, prefix: new RedisKeys('bench').bullPrefix })
+  try {
+    return await Promise.race([queue.getJobCountByTypes('failed'), sleep(3_000).then(() => undefined)])
+  } catch {
+    return undefined
+  } finally {
+    await queue.close().catch(() => undefined)
+  }
+}

@@ -1,0 +1,85 @@
+import { round } from '../../support/percentile.js'
+import { epochMs, packFor, sleep, waitDelivered, type RunContext } from '../run-context.js'
+
+export interface StormResult {
+  relay_killed: string
+  sockets_on_relay: number
+  sockets_dropped: number
+  sockets_reregistered: number
+  reregister_s: number | null
+  /** Seconds after the kill by which each share of the dropped sockets was live again. */
+  reregister_curve: Array<{ seconds: number; live: number }>
+  forwards_sent: number
+  lost: number
+  duplicates: number
+  delivered_after_confirmation: number
+  /** How long after the confirmation's answer each of those arrived (ms; the first 20). */
+  after_confirmation_lag_ms: number[]
+}
+
+const STORM_RATE = 100
+const STORM_TIMEOUT_MS = 180_000
+
+/**
+ * kill -9 of the relay holding the most live wallets while forwards are in flight: its wallets
+ * reconnect through haproxy to the other relays and turn live mode on again. Time until every dropped
+ * socket is live again, messages lost, and deliveries after confirmation.
+ */
+export async function storm(ctx: RunContext): Promise<StormResult> {
+  const { topology, fleet, ledger, sender, log } = ctx
+  const memory = await topology.relayMemory()
+  const victim = memory.reduce((best, m, i) => (m.openSockets > (memory[best]?.openSockets ?? -1) ? i : best), 0)
+  const relayId = topology.relays[victim]?.relayId ?? '?'
+  const onRelay = memory[victim]?.openSockets ?? 0
+
+  const dropped = new Map<number, number>()
+  const relive = new Map<number, number>()
+  let killedAt = Number.POSITIVE_INFINITY
+  const unsubscribe = ctx.subscribe((events) => {
+    for (const [id, at] of events.dropped) if (at >= killedAt && !dropped.has(id)) dropped.set(id, at)
+    for (const [id, at] of events.live) if (dropped.has(id) && !relive.has(id)) relive.set(id, at)
+  })
+
+  const forwards = await packFor(fleet, fleet.wallets, STORM_RATE * 40)
+  const from = epochMs()
+  const sending = sender.send(forwards, STORM_RATE)
+  await sleep(10_000)
+  log(`storm: kill -9 ${relayId} holding ${onRelay} sockets`)
+  killedAt = epochMs()
+  await topology.kill9Relay(victim)
+  // Done when every socket that dropped is live again, and the drops have stopped for a while.
+  const deadline = Date.now() + STORM_TIMEOUT_MS
+  while (Date.now() < deadline) {
+    await sleep(500)
+    if (dropped.size >= onRelay * 0.99 && relive.size >= dropped.size) break
+  }
+  await sending
+  await sender.settle()
+  const to = epochMs()
+  unsubscribe()
+  // Unconfirmed deliveries to the dead sockets come back at the latest when their lease runs out (60 s).
+  await waitDelivered(ledger, from, to, 90_000)
+  await topology.startRelay(victim)
+
+  const times = [...relive.values()].map((t) => (t - killedAt) / 1000).sort((a, b) => a - b)
+  const curve = [0.1, 0.25, 0.5, 0.75, 0.9, 0.99, 1].map((q) => ({
+    seconds: round(times[Math.max(0, Math.ceil(q * times.length) - 1)] ?? Number.NaN, 2),
+    live: Math.ceil(q * times.length),
+  }))
+  const outcome = ledger.outcome(from, to)
+  const result: StormResult = {
+    relay_killed: relayId,
+    sockets_on_relay: onRelay,
+    sockets_dropped: dropped.size,
+    sockets_reregistered: relive.size,
+    reregister_s: relive.size >= dropped.size && dropped.size > 0 ? round(times.at(-1) ?? 0, 2) : null,
+    reregister_curve: curve,
+    forwards_sent: outcome.sent,
+    lost: outcome.lost,
+    duplicates: ledger.duplicates,
+    delivered_after_confirmation: ledger.afterConfirmationBetween(from, epochMs()),
+    after_confirmation_lag_ms: ledger.afterConfirmationLags(from, epochMs()).slice(0, 20),
+  }
+  log(`storm: ${relive.size}/${dropped.size} live again after ${result.reregister_s} s, lost ${result.lost}, after confirmation ${result.delivered_after_confirmation}`)
+  return result
+}
