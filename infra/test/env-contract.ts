@@ -38,7 +38,7 @@ export const ENV_CONTRACT: Record<Role, RoleContract> = {
       RETRY_AFTER_SECONDS: '5 s hint on 503',
       RECENTLY_CLOSED_MAX: '50 000 closed socket ids remembered',
       RECENTLY_CLOSED_TTL_MS: '10 min',
-      JOB_ATTEMPTS: 'the shared default (5) of relays and workers',
+      JOB_ATTEMPTS: 'the shared default (10, about 8.5 min of backoff) of relays and workers',
       JOB_BACKOFF_MS: 'the shared default (1 s exponential)',
       JOB_REMOVE_ON_COMPLETE: 'BullMQ default of the inbound queue',
       JOB_REMOVE_ON_FAIL: 'dead letters kept 14 days',

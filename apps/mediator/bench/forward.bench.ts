@@ -322,7 +322,8 @@ async function measure(target: Target, startRate: number, increment: number) {
     window,
     forwardsByPath: metrics
       .split('\n')
-      .filter((l) => l.startsWith('mediator_forwards_total{') || l.startsWith('mediator_pickup_fast_total ')),
+      // How the forwards went, and how often a delivery waited (order hold-back, a wallet's busy socket).
+      .filter((l) => /^mediator_(forwards_total\{|pickup_fast_total |order_held_total |order_hold_expired_total |live_deliveries_total\{)/.test(l)),
   }
 }
 
