@@ -221,6 +221,27 @@ describe('InboundOrder with the pickup queue', () => {
     expect(await order.getStats()).toMatchObject({ open: 2 })
   })
 
+  it('hands a delivery left behind another delivery\'s hold to the periodic check once that hold ran out', async () => {
+    const short = new RedisPickupQueue({ redis, prefix: t.prefix, orderHoldMs: HOLD_MS, clock: clock.now, liveLockMs: 5_000 })
+    const directory = new LiveSessionDirectory({ redis, prefix: t.prefix })
+    await directory.register('c1', { relayId: 'r1', socketId: 's1', transport: 'ws', registeredAt: clock.nowMs })
+    const live = (label: string, token: string) =>
+      short.addMessageAndTakeIfLive(
+        ctx,
+        { connectionId: 'c1', recipientDids: [], payload: envelope(label) },
+        { entryKey: directory.keys.entry('c1'), limit: 10, token },
+      )
+    // A's worker takes m1 and dies before it hands on; m2 finds the connection held.
+    expect(labels((await live('m1', 'A')).live?.messages ?? [])).toEqual(['m1'])
+    expect((await live('m2', 'B')).live?.messages).toEqual([])
+    expect(await order.finish()).toEqual({ dropped: 0, due: [] })
+    clock.advance(5_001)
+    expect(await order.finish()).toEqual({ dropped: 0, due: ['c1'] })
+    expect(await order.finish()).toEqual({ dropped: 0, due: [] })
+    const taken = await short.takeForLive('c1', { entryKey: directory.keys.entry('c1'), limit: 10, token: 'C' })
+    expect(labels(taken.messages)).toEqual(['m2'])
+  })
+
   it('stops waiting for a message whose worker died once it held everything back for the hold', async () => {
     // A dead worker's three jobs, and one processed by a live worker after them.
     const dead = [await order.register('d1', true), await order.register('d2', true), await order.register('d3', true)]

@@ -12,6 +12,9 @@ export const ORDER_SLOTS = 64
 
 export const orderHelpers = `
 local ORDER_SLOTS = ${ORDER_SLOTS}
+-- ZSET connectionId -> when the live hold it waits behind runs out (ms). Derived from K_DEFERRED, as
+-- the queue's per-recipient keys are derived: one Redis primary, not Redis Cluster.
+local K_DEFERRED_LIVE = K_DEFERRED .. '-live'
 local function fmt(n) return string.format('%.0f', n) end
 
 -- A message whose job died or hangs must not hold every later delivery back for ever: once the oldest
@@ -78,7 +81,18 @@ return seq
 export const finishScript = `${orderKeysPrelude}${orderHelpers}
 if ARGV[2] ~= '' then redis.call('ZREM', K_OPEN, ARGV[2]) end
 local dropped = order_settle(tonumber(ARGV[3]))
-return {dropped, order_take_due(tonumber(ARGV[4]))}
+local due = order_take_due(tonumber(ARGV[4]))
+-- Deliveries that waited behind another delivery's hold which has run out (its worker died).
+local stale = redis.call('ZRANGEBYSCORE', K_DEFERRED_LIVE, '-inf', fmt(NOW), 'LIMIT', 0, tonumber(ARGV[4]))
+if #stale > 0 then
+  redis.call('ZREM', K_DEFERRED_LIVE, unpack(stale))
+  local seen = {}
+  for _, cid in ipairs(due) do seen[cid] = true end
+  for _, cid in ipairs(stale) do
+    if not seen[cid] then due[#due + 1] = cid end
+  end
+end
+return {dropped, due}
 `
 
 /** Returns {open, deferred, oldest open since (ms, -1 if none), now}. */

@@ -201,6 +201,9 @@ local function take_messages(limit, rdid, delete, lease, own, hold, defer, token
     if holder and holder ~= token then
       out[2] = 2
       limit = 0
+      -- Left to the holder, which hands on once its send was answered. A holder that died never does:
+      -- the periodic check (InboundOrder.finish) delivers once its hold has run out.
+      if defer then redis.call('ZADD', K_DEFERRED_LIVE, 'GT', redis.call('HGET', K_STATE, 'lku'), CID) end
     end
   end
   if limit > 0 then
