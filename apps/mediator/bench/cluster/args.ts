@@ -11,8 +11,8 @@ const argsSchema = z.object({
   relays: int(1),
   workers: int(1),
   wallets: int(1),
-  /** Credo agents that set up real connections; the other wallets' keys are registered on theirs. */
-  connections: int(1),
+  /** Wallets whose connection and mediation real Credo agents set up; the others' are seeded. */
+  credoWallets: int(1),
   /** Highest forward rate of the throughput ramp (forwards/s). */
   rate: int(1),
   /** Seconds of each throughput step, of CPU at rest, and of each chaos fault window. */
@@ -29,8 +29,9 @@ export const USAGE = `npm run bench:cluster -- [options]
   --relays R        relay processes (default 6: 100,000 sockets at under 20,000 each)
   --workers W       mediator worker processes (default 2; throughput runs with 1, then W)
   --wallets N       live wallet sockets (default 100000)
-  --connections C   real Credo wallets (connection + mediation through Credo; default 300, at most N);
-                    the other wallets' keys are registered on their connections by keylist-update
+  --credo-wallets C wallets whose connection + mediation + keylist-update real Credo agents do through
+                    the protocol (default 300, at most N); the other N - C connections are seeded into
+                    the mediator's store with the same records. One connection per wallet socket.
   --rate M          highest forward rate of the throughput ramp, per second (default 2000)
   --duration S      seconds per throughput step, for CPU at rest and per chaos fault (default 20)
   --scenario NAME   density | throughput | storm | chaos | baseline | all (repeatable; default all)
@@ -46,7 +47,7 @@ export function parseClusterArgs(argv: string[]): ClusterArgs {
       relays: { type: 'string', default: '6' },
       workers: { type: 'string', default: '2' },
       wallets: { type: 'string', default: '100000' },
-      connections: { type: 'string', default: '300' },
+      'credo-wallets': { type: 'string', default: '300' },
       rate: { type: 'string', default: '2000' },
       duration: { type: 'string', default: '20' },
       scenario: { type: 'string', multiple: true, default: ['all'] },
@@ -66,7 +67,7 @@ export function parseClusterArgs(argv: string[]): ClusterArgs {
     relays: values.relays,
     workers: values.workers,
     wallets: values.wallets,
-    connections: values.connections,
+    credoWallets: values['credo-wallets'],
     rate: values.rate,
     duration: values.duration,
     scenario: [...new Set(scenario)],
@@ -78,5 +79,5 @@ export function parseClusterArgs(argv: string[]): ClusterArgs {
   if (!parsed.success) {
     throw new Error(`${z.prettifyError(parsed.error)}\n\n${USAGE}`)
   }
-  return { ...parsed.data, connections: Math.min(parsed.data.connections, parsed.data.wallets) }
+  return { ...parsed.data, credoWallets: Math.min(parsed.data.credoWallets, parsed.data.wallets) }
 }

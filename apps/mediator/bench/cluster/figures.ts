@@ -11,7 +11,7 @@ export interface ClusterFigures {
   command: string
   machine: { cpus: number; memory_bytes: number; node: string; haproxy: string; kernel: string; load_average_start: number[]; load_average_end?: number[] }
   topology: { relays: number; workers: number; balancers: number; load_processes: number }
-  setup: { connections: number; wallets: number; credo_setup_s: number; keylist_s: number; connect_s: number; connect_cpu_ms_per_wallet: Record<string, number> }
+  setup: { credo_wallets: number; seeded_connections: number; wallets: number; credo_setup_s: number; seed_s: number; connect_s: number; connect_cpu_ms_per_wallet: Record<string, number> }
   sockets_held: number | null
   rss_per_socket_bytes: number | null
   storm_reregister_s: number | null

@@ -83,8 +83,9 @@ async function main(): Promise<void> {
     fleet = await setUpWalletFleet({
       databaseUrl: topology.postgres.url,
       invitationUrl: topology.invitationUrl,
-      postUrl: topology.publicUrls[0] ?? '',
-      connections: args.connections,
+      mediator: topology.mediatorStore,
+      endpoints: topology.workerEndpoints,
+      credoWallets: args.credoWallets,
       sockets: args.wallets,
       log,
     })
@@ -131,10 +132,11 @@ async function main(): Promise<void> {
       machine: { cpus: cpus().length, memory_bytes: totalmem(), node: process.version, haproxy: haproxyVersion, kernel: release(), load_average_start: loadAverage },
       topology: { relays: args.relays, workers: args.workers, balancers, load_processes: Math.ceil(args.wallets / SOCKETS_PER_LOAD_PROCESS) },
       setup: {
-        connections: fleet.connections.length,
+        credo_wallets: Math.min(args.credoWallets, fleet.wallets.length),
+        seeded_connections: fleet.connections.length - Math.min(args.credoWallets, fleet.wallets.length),
         wallets: fleet.wallets.length,
         credo_setup_s: Math.round(fleet.credoSetupSeconds * 10) / 10,
-        keylist_s: Math.round(fleet.keylistSeconds * 10) / 10,
+        seed_s: Math.round(fleet.seedSeconds * 10) / 10,
         connect_s: Math.round(load.connectSeconds * 10) / 10,
         connect_cpu_ms_per_wallet: connectCpu,
       },

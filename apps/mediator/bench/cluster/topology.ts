@@ -10,6 +10,8 @@ import { childPids, cpuMs, rssBytes } from '../support/proc-stat.js'
 import { BenchPostgres } from './infra/postgres-cluster.js'
 import { HaproxyInstance, SOCKETS_PER_HAPROXY } from './infra/haproxy.js'
 
+const MEDIATOR_SCHEMA = 'mediator'
+
 export interface TopologyOptions {
   relays: number
   workers: number
@@ -100,6 +102,18 @@ export class Topology {
     return this.balancers.map((b) => b.url)
   }
 
+  /** The endpoints workers name in DID documents and grants (PUBLIC_ENDPOINTS). */
+  public get workerEndpoints(): string[] {
+    const [first] = this.publicUrls
+    if (!first) throw new Error('no balancer')
+    return [first, first.replace('http://', 'ws://')]
+  }
+
+  /** The workers' store: where connections are seeded. */
+  public get mediatorStore(): { databaseUrl: string; schema: string; masterKeyHex: string } {
+    return { databaseUrl: this.postgres.url, schema: MEDIATOR_SCHEMA, masterKeyHex: this.masterKey }
+  }
+
   private async startAll(): Promise<void> {
     const { log } = this.options
     for (let i = 0; i < this.options.relays; i++) {
@@ -151,20 +165,18 @@ export class Topology {
   public async startWorker(index: number): Promise<void> {
     const slot = this.workers[index]
     if (!slot) throw new Error(`no worker ${index}`)
-    const [first] = this.publicUrls
-    if (!first) throw new Error('no balancer')
     slot.proc = startApp(
       `worker-${index}`,
       'mediator',
       {
         WORKER_ID: `worker-${index}`,
         DATABASE_URL: this.postgres.url,
-        DATABASE_SCHEMA: 'mediator',
+        DATABASE_SCHEMA: MEDIATOR_SCHEMA,
         REDIS_URL: this.redis.url,
         REDIS_PREFIX: 'bench',
         KMS_MASTER_KEY: this.masterKey,
         INTERNAL_SECRET: this.secret,
-        PUBLIC_ENDPOINTS: `${first},${first.replace('http://', 'ws://')}`,
+        PUBLIC_ENDPOINTS: this.workerEndpoints.join(','),
         OPS_HOST: '127.0.0.1',
         OPS_PORT: String(slot.opsPort),
         LOG_LEVEL: 'warn',

@@ -1,17 +1,14 @@
-import { randomBytes, randomUUID } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import type { AgentContext } from '@credo-ts/core'
-import { TypedArrayEncoder } from '@credo-ts/core'
 import pg from 'pg'
-import sodium from 'sodium-native'
 import { SodiumKeyManagementService } from '@mediator/kms'
 import { PostgresStorageService } from '@mediator/storage-postgres'
 import { createTestSchema } from '@mediator/test-support'
-import { EnvelopePacker, PeerKeyCache, openEnvelopeBody, openSenderKey, readProtectedHeader, type EnvelopeJson } from '../../src/forward/index.js'
 import { setUpWallet } from '../wallet-setup.js'
 import type { ForwardTarget } from '../support/forward-packing.js'
 import type { FleetConnection, KeysDatabase } from './load/protocol.js'
+import { seedConnections, type SeedOptions } from './connection-seeder.js'
 
-const KEYLIST_BATCH = 1_000
 const SETUP_CONCURRENCY = 6
 
 export interface WalletFleet {
@@ -19,34 +16,29 @@ export interface WalletFleet {
   kms: SodiumKeyManagementService
   ctx: AgentContext
   connections: FleetConnection[]
-  /** One per wallet socket: the key forwards go to, and the connection it was registered on. */
+  /** One per wallet socket: the key forwards go to, and its connection (socket i speaks on connection i). */
   wallets: Array<ForwardTarget & { connection: number }>
   credoSetupSeconds: number
-  keylistSeconds: number
+  seedSeconds: number
   close(): Promise<void>
 }
 
-/** A fresh Ed25519 public key (base58), a key a wallet would create for one of its contacts. */
-function newRecipientKey(): string {
-  const pk = Buffer.alloc(sodium.crypto_sign_PUBLICKEYBYTES)
-  const sk = Buffer.alloc(sodium.crypto_sign_SECRETKEYBYTES)
-  sodium.crypto_sign_keypair(pk, sk)
-  return TypedArrayEncoder.toBase58(pk)
-}
-
 /**
- * The wallets of a run. `connections` real Credo agents each get a connection and mediation from
- * the mediator's invitation and register one key (keylist-update, through Credo); then, on each of
- * those connections, our lightweight client registers more recipient keys with real keylist-update
- * messages (1,000 keys each), one per further wallet socket. Every socket speaks pickup v2 on a
- * connection the mediator granted, and every forward goes to a key the mediator holds for it.
- * All wallet agents keep their keys in one KMS schema, so the load processes can open it too.
+ * The wallets of a run, one connection each, as real wallets have. `credoWallets` real Credo agents
+ * each get a connection and mediation from the mediator's invitation and register one key
+ * (keylist-update), all through the protocol; the other connections are seeded into the mediator's
+ * store (connection-seeder.ts). Every socket then speaks pickup v2 on a connection the mediator
+ * granted, every forward goes to a key the mediator holds for it, and the live-session directory holds
+ * one entry per socket. All wallet agents keep their keys in one KMS schema, so the load processes can
+ * open it too.
  */
 export async function setUpWalletFleet(options: {
   databaseUrl: string
+  /** Where seeded connections go; only needed when there are more sockets than Credo wallets. */
+  mediator?: SeedOptions['mediator']
+  endpoints: string[]
   invitationUrl: string
-  postUrl: string
-  connections: number
+  credoWallets: number
   sockets: number
   log: (text: string) => void
 }): Promise<WalletFleet> {
@@ -63,9 +55,10 @@ export async function setUpWalletFleet(options: {
   let ctx: AgentContext | undefined
 
   const credoStarted = performance.now()
+  const credoWallets = Math.min(options.credoWallets, options.sockets)
   let next = 0
   const setUpNext = async () => {
-    while (next < options.connections) {
+    while (next < credoWallets) {
       const i = next++
       const db = await createTestSchema(`wallet_${i}`)
       const storage = await PostgresStorageService.create({ pool: db.pool })
@@ -82,96 +75,42 @@ export async function setUpWalletFleet(options: {
       }
       // The agent is down already; its records are the mediator's business now, the keys stay.
       await wallet.close()
-      if ((i + 1) % 50 === 0) log(`${i + 1}/${options.connections} Credo wallets set up`)
+      if ((i + 1) % 50 === 0) log(`${i + 1}/${credoWallets} Credo wallets set up`)
     }
   }
   await Promise.all(Array.from({ length: SETUP_CONCURRENCY }, setUpNext))
   const credoSetupSeconds = (performance.now() - credoStarted) / 1000
-  if (!ctx) throw new Error('no wallet was set up')
+  const [first] = connections
+  if (!ctx || !first) throw new Error('no wallet was set up')
   log(`${connections.length} Credo wallets set up in ${credoSetupSeconds.toFixed(1)} s`)
 
-  const keylistStarted = performance.now()
-  // The first wallet of each connection is the Credo agent's own key; the others are new keys.
-  const wallets: WalletFleet['wallets'] = Array.from({ length: options.sockets }, (_, i) => ({
-    connection: i % connections.length,
-    recipientKey: i < connections.length ? (connections[i]?.recipientKey ?? '') : newRecipientKey(),
-    routingKey: '',
-  }))
-  const peers = new PeerKeyCache()
-  const packer = new EnvelopePacker(kms, peers)
-  const byConnection = new Map<number, string[]>()
-  for (const [i, w] of wallets.entries()) {
-    w.routingKey = connections[w.connection]?.routingKey ?? ''
-    if (i < connections.length) continue
-    byConnection.set(w.connection, [...(byConnection.get(w.connection) ?? []), w.recipientKey])
-  }
-  const batches = [...byConnection].flatMap(([c, keys]) =>
-    Array.from({ length: Math.ceil(keys.length / KEYLIST_BATCH) }, (_, b) => ({ c, keys: keys.slice(b * KEYLIST_BATCH, (b + 1) * KEYLIST_BATCH) })),
-  )
-  let nextBatch = 0
-  const registerNext = async () => {
-    while (nextBatch < batches.length) {
-      const batch = batches[nextBatch++]
-      const connection = batch && connections[batch.c]
-      if (!batch || !connection || !ctx) break
-      await registerKeys(packer, peers, kms, ctx, options.postUrl, connection, batch.keys)
-    }
-  }
-  await Promise.all(Array.from({ length: 4 }, registerNext))
-  const keylistSeconds = (performance.now() - keylistStarted) / 1000
-  log(`${wallets.length} wallet keys registered with ${batches.length} keylist-update messages in ${keylistSeconds.toFixed(1)} s`)
+  const seedStarted = performance.now()
+  const toSeed = options.sockets - connections.length
+  if (toSeed > 0 && !options.mediator) throw new Error('more sockets than Credo wallets, and no mediator store to seed connections into')
+  const seeded = !options.mediator || toSeed === 0 ? [] : await seedConnections({
+    mediator: options.mediator,
+    walletKms: kms,
+    walletCtx: ctx,
+    routingKey: first.routingKey,
+    endpoints: options.endpoints,
+    count: toSeed,
+    log,
+  })
+  connections.push(...seeded)
+  const seedSeconds = (performance.now() - seedStarted) / 1000
+  log(`${seeded.length} more connections seeded in ${seedSeconds.toFixed(1)} s`)
 
   return {
     keys: { url: options.databaseUrl, schema: keysSchema, masterKeyHex: masterKey.toString('hex') },
     kms,
     ctx,
     connections,
-    wallets,
+    wallets: connections.map((c, i) => ({ connection: i, recipientKey: c.recipientKey, routingKey: c.routingKey })),
     credoSetupSeconds,
-    keylistSeconds,
+    seedSeconds,
     async close() {
       kms.close()
       await pool.end()
     },
-  }
-}
-
-/**
- * One keylist-update from our client on a Credo wallet's connection, authcrypted and POSTed with
- * return route; the mediator's keylist-update-response must report every key added.
- */
-async function registerKeys(
-  packer: EnvelopePacker,
-  peers: PeerKeyCache,
-  kms: SodiumKeyManagementService,
-  ctx: AgentContext,
-  postUrl: string,
-  connection: FleetConnection,
-  keys: string[],
-): Promise<void> {
-  const message = {
-    '@type': 'https://didcomm.org/coordinate-mediation/1.0/keylist-update',
-    '@id': randomUUID(),
-    updates: keys.map((k) => ({ recipient_key: k, action: 'add' })),
-    '~transport': { return_route: 'all' },
-  }
-  const ourKey = { publicKey: connection.publicKey, keyId: connection.keyId }
-  const packed = await packer.pack(ctx, message, { recipientKeys: [connection.mediatorKey], sender: ourKey })
-  for (let attempt = 1; ; attempt++) {
-    const res = await fetch(postUrl, { method: 'POST', headers: { 'content-type': 'application/didcomm-envelope-enc' }, body: JSON.stringify(packed) })
-    const text = await res.text()
-    if (res.status !== 200) {
-      if (attempt < 5) continue
-      throw new Error(`keylist-update answered ${res.status}: ${text.slice(0, 200)}`)
-    }
-    const envelope = JSON.parse(text) as EnvelopeJson
-    const recipient = readProtectedHeader(envelope)?.recipients.find((r) => r.header.kid === connection.publicKey)
-    if (!recipient) throw new Error('keylist-update-response not for us')
-    const sender = await openSenderKey(kms, ctx, recipient, connection.keyId)
-    const body = await openEnvelopeBody(kms, ctx, envelope, recipient, connection.keyId, peers.get(sender).x25519)
-    const reply = JSON.parse(Buffer.from(body).toString('utf8')) as { '@type': string; updated?: Array<{ result: string }> }
-    const ok = reply.updated?.filter((u) => u.result === 'success').length ?? 0
-    if (ok !== keys.length) throw new Error(`keylist-update: ${ok}/${keys.length} keys added (${reply['@type']})`)
-    return
   }
 }

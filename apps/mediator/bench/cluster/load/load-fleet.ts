@@ -42,9 +42,11 @@ export class LoadFleet {
     const started = performance.now()
     const results = await Promise.all(
       Array.from({ length: processes }, (_, k) => {
-        const sockets = socketConnection
-          .map((connection, id) => ({ id, connection }))
-          .filter((s) => s.id % processes === k)
+        const sockets = socketConnection.flatMap((c, id) => {
+          const connection = this.options.connections[c]
+          if (!connection) throw new Error(`socket ${id}: no connection ${c}`)
+          return id % processes === k ? [{ id, connection }] : []
+        })
         return this.startProcess(k, sockets)
       }),
     )
@@ -68,7 +70,6 @@ export class LoadFleet {
           const task: StartTask = {
             type: 'start',
             keys: this.options.keys,
-            connections: this.options.connections,
             sockets,
             urls: this.options.urls,
             localAddress: `127.0.0.${2 + k}`,

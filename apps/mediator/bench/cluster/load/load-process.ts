@@ -36,8 +36,7 @@ async function start(task: StartTask): Promise<void> {
     while (next < task.sockets.length) {
       const socket = task.sockets[next++]
       if (!socket) break
-      const connection = task.connections[socket.connection]
-      if (!connection) throw new Error(`no connection ${socket.connection}`)
+      const { connection } = socket
       const client = new WalletClient(
         { label: `${connection.label}#${socket.id}`, kms, ctx, ourKey: { publicKey: connection.publicKey, keyId: connection.keyId }, mediatorKey: connection.mediatorKey },
         `${(task.urls[socket.id % task.urls.length] ?? '').replace('http://', 'ws://')}/`,

@@ -23,9 +23,8 @@ export interface FleetConnection {
 export interface StartTask {
   type: 'start'
   keys: KeysDatabase
-  connections: FleetConnection[]
-  /** Socket ids and the connection each speaks on. */
-  sockets: Array<{ id: number; connection: number }>
+  /** Socket ids and the connection each speaks on (only this process's: 100,000 would not pass IPC). */
+  sockets: Array<{ id: number; connection: FleetConnection }>
   urls: string[]
   localAddress: string
   concurrency: number

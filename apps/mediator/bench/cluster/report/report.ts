@@ -25,7 +25,7 @@ function chartsOf(f: ClusterFigures): Record<string, TopLevelSpec> {
   }
   if (f.storm) {
     charts['storm-reregister'] = lineChart(
-      `Wallets live again after kill -9 of ${f.storm.relay_killed}`,
+      `Wallets live again after kill -9 of ${f.storm.relays_killed.join(', ')}`,
       f.storm.reregister_curve.map((p) => ({ seconds: p.seconds, live: p.live })),
       { field: 'seconds', title: 's after the kill' },
       { field: 'live', title: 'sockets live again' },
@@ -61,8 +61,8 @@ export async function writeReport(dir: string, f: ClusterFigures): Promise<void>
     '',
     `Topology: ${f.topology.relays} relays, ${f.topology.workers} workers, ${f.topology.balancers} haproxy processes, ` +
       `Redis (AOF; appendfsync everysec, always during chaos) and a Postgres cluster of the run's own; ${f.topology.load_processes} load processes.`,
-    `Wallets: ${f.setup.connections} Credo agents set up connection + mediation in ${f.setup.credo_setup_s} s; ` +
-      `${f.setup.wallets} wallet keys registered with keylist-update in ${f.setup.keylist_s} s; sockets live in ${f.setup.connect_s} s ` +
+    `Wallets: ${f.setup.wallets}, one connection each: ${f.setup.credo_wallets} set up by Credo agents through the protocol (connection, mediation, keylist-update) in ${f.setup.credo_setup_s} s, ` +
+      `${f.setup.seeded_connections} seeded into the mediator's store in ${f.setup.seed_s} s; sockets live in ${f.setup.connect_s} s ` +
       `(CPU ms per wallet going live: ${Object.entries(f.setup.connect_cpu_ms_per_wallet).map(([k, v]) => `${k} ${v}`).join(', ')}).`,
     '',
     '## Headline',
@@ -99,7 +99,7 @@ export async function writeReport(dir: string, f: ClusterFigures): Promise<void>
   }
   if (f.storm) {
     const s = f.storm
-    lines.push('## 3. Storm', '', `kill -9 of ${s.relay_killed} holding ${s.sockets_on_relay} sockets, forwards in flight: ${s.sockets_reregistered}/${s.sockets_dropped} dropped sockets live again after ${fmt(s.reregister_s, ' s')}; ` +
+    lines.push('## 3. Storm', '', `kill -9 of ${s.relays_killed.join(', ')} together, holding ${s.sockets_on_relays} sockets, forwards in flight: ${s.sockets_reregistered}/${s.sockets_dropped} dropped sockets live again after ${fmt(s.reregister_s, ' s')}; ` +
       `${s.forwards_sent} forwards sent, ${s.lost} lost, ${s.delivered_after_confirmation} delivered after confirmation (ms after the confirmation's answer: ${s.after_confirmation_lag_ms.join(', ') || 'none'}), ${s.duplicates} duplicates before confirmation (at least once).`, '')
   }
   if (f.chaos) {

@@ -27,8 +27,8 @@ export async function baseline(options: { databaseUrl: string; maxRate: number; 
   const fleet = await setUpWalletFleet({
     databaseUrl: options.databaseUrl,
     invitationUrl: mediator.invitationUrl,
-    postUrl: mediator.url,
-    connections: BASELINE_WALLETS,
+    endpoints: [mediator.url],
+    credoWallets: BASELINE_WALLETS,
     sockets: BASELINE_WALLETS,
     log,
   })
