@@ -32,7 +32,7 @@ export const USAGE = `npm run bench:cluster -- [options]
   --credo-wallets C wallets whose connection + mediation + keylist-update real Credo agents do through
                     the protocol (default 300, at most N); the other N - C connections are seeded into
                     the mediator's store with the same records. One connection per wallet socket.
-  --rate M          highest forward rate of the throughput ramp, per second (default 2000)
+  --rate M          highest forward rate of the throughput ramp, per second (default 1000, the goal's)
   --duration S      seconds per throughput step, for CPU at rest and per chaos fault (default 20)
   --scenario NAME   density | throughput | storm | chaos | baseline | all (repeatable; default all)
   --fault NAME      chaos faults, in order: kill-worker | kill-relay | kill-redis | stop-postgres (repeatable; default all)
@@ -48,7 +48,7 @@ export function parseClusterArgs(argv: string[]): ClusterArgs {
       workers: { type: 'string', default: '2' },
       wallets: { type: 'string', default: '100000' },
       'credo-wallets': { type: 'string', default: '300' },
-      rate: { type: 'string', default: '2000' },
+      rate: { type: 'string', default: '1000' },
       duration: { type: 'string', default: '20' },
       scenario: { type: 'string', multiple: true, default: ['all'] },
       fault: { type: 'string', multiple: true, default: [...FAULTS] },
