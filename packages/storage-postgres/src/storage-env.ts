@@ -10,7 +10,7 @@ export const storageEnvSchema = z.object({
     .string()
     .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lower-case SQL identifier')
     .optional(),
-  DATABASE_POOL_MAX: envInt({ min: 1, max: 1000 }).default(10),
+  DATABASE_POOL_SIZE: envInt({ min: 1, max: 1000 }).default(10),
 })
 export type StorageEnv = z.infer<typeof storageEnvSchema>
 
@@ -23,7 +23,7 @@ export function parseStorageEnv(env: Record<string, string | undefined> = proces
 export function createStoragePool(env: StorageEnv): pg.Pool {
   return new pg.Pool({
     connectionString: env.DATABASE_URL,
-    max: env.DATABASE_POOL_MAX,
+    max: env.DATABASE_POOL_SIZE,
     ...(env.DATABASE_SCHEMA ? { options: `-c search_path=${env.DATABASE_SCHEMA}` } : {}),
   })
 }
