@@ -24,6 +24,7 @@ export class RelayMetrics {
   public readonly jobAddSeconds: Histogram<'kind'>
   public readonly heartbeatTerminations: Counter
   public readonly registryHeartbeat: Gauge
+  public readonly registryLapses: Counter
 
   public constructor(relayId: string) {
     this.registry.setDefaultLabels({ relay_id: relayId })
@@ -72,6 +73,11 @@ export class RelayMetrics {
     this.registryHeartbeat = new Gauge({
       name: 'relay_registry_heartbeat_timestamp_seconds',
       help: 'When the relay last refreshed its registration in Redis (workers drop a relay whose registration is older than 3 intervals)',
+      registers,
+    })
+    this.registryLapses = new Counter({
+      name: 'relay_registry_lapses_total',
+      help: 'Heartbeats that found the registration expired (the relay looked dead): its sockets were closed so wallets register again',
       registers,
     })
     collectDefaultMetrics({ register: this.registry })

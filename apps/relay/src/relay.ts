@@ -115,12 +115,19 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps = {}): Relay {
 
   let announcement: RelayAnnouncement | undefined
   let registryTimer: NodeJS.Timeout | undefined
+  let announced = false
   const beat = async () => {
     if (!announcement || draining) return
     try {
       // The socket count rides on every beat, so operators see it next to the heartbeat's age.
-      await registry.heartbeat({ ...announcement, sockets: gateway.size })
+      const { lapsed } = await registry.heartbeat({ ...announcement, sockets: gateway.size })
       metrics.registryHeartbeat.set(Date.now() / 1000)
+      if (lapsed && announced) {
+        const closed = gateway.closeForReregistration()
+        metrics.registryLapses.inc()
+        logger.warn({ relayId: config.relayId, closed }, 'relay registration had lapsed (paused, starved or Redis lost it): closed every socket so wallets register again')
+      }
+      announced = true
     } catch (err) {
       logger.warn({ err: (err as Error).message }, 'relay heartbeat failed')
     }

@@ -20,6 +20,7 @@ export const CloseCode = {
   GoingAway: 1001,
   InvalidPayload: 1007,
   PolicyViolation: 1008,
+  ServiceRestart: 1012,
   TryAgainLater: 1013,
 } as const
 
@@ -172,6 +173,22 @@ export class WsGateway {
     }
     while (this.sockets.size > 0 && Date.now() < deadline) await delay(25)
     for (const ws of this.sockets.values()) ws.terminate()
+  }
+
+  /**
+   * The relay was taken for dead (its registration lapsed): workers may have dropped its sockets'
+   * live sessions while the sockets stayed open, and a wallet whose session is gone gets nothing live
+   * until it registers again. Closing with 1012 makes every wallet reconnect and register.
+   */
+  public closeForReregistration(): number {
+    let closed = 0
+    for (const ws of this.sockets.values()) {
+      if (ws.readyState !== WebSocket.OPEN) continue
+      ws.endNote = 'relay registration lapsed'
+      ws.close(CloseCode.ServiceRestart, 'relay registration lapsed; reconnect')
+      closed++
+    }
+    return closed
   }
 
   /** Resolves once no job add for any socket is in flight (or at `deadline`). */

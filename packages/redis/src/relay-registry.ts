@@ -9,6 +9,11 @@ import { parseAnnouncement as parseWith, readRegistry, throwOnExecError, type Re
  */
 export const RELAY_HEARTBEAT_TTL_FACTOR = 3
 
+export interface HeartbeatResult {
+  /** The heartbeat key was gone before this beat: the relay was, or may have been, taken for dead. */
+  lapsed: boolean
+}
+
 /**
  * Where relays say where their internal API is and that they are still there. Relays call
  * `announce` / `heartbeat` / `withdraw`; workers call `get` / `isAlive` / `listAlive` to tell a dead relay
@@ -33,11 +38,22 @@ export class RelayRegistry {
   }
 
   /**
-   * Refreshes the heartbeat. It rewrites the announcement too, so a Redis that lost its data (restart
+   * Refreshes the heartbeat, and says whether it had lapsed: the relay looked dead in between (a pause
+   * longer than the heartbeat's TTL, a Redis that lost its data), so workers may have dropped its
+   * sessions from the directory while its sockets stayed open. It rewrites the announcement too, so a Redis that lost its data (restart
    * without AOF) learns about the relay again at the next beat.
    */
-  public async heartbeat(announcement: RelayAnnouncement): Promise<void> {
-    await this.announce(announcement)
+  public async heartbeat(announcement: RelayAnnouncement): Promise<HeartbeatResult> {
+    const a = relayAnnouncementSchema.parse(announcement)
+    const ttlMs = a.heartbeatIntervalMs * RELAY_HEARTBEAT_TTL_FACTOR
+    const results = await this.redis
+      .multi()
+      .exists(this.keys.relayHeartbeat(a.relayId))
+      .hset(this.keys.relays, a.relayId, JSON.stringify(a))
+      .set(this.keys.relayHeartbeat(a.relayId), String(Date.now()), 'PX', ttlMs)
+      .exec()
+    throwOnExecError(results)
+    return { lapsed: results?.[0]?.[1] === 0 }
   }
 
   /** Removes the relay at once, so workers stop sending to it before its heartbeat would expire. */

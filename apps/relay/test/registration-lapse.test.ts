@@ -1,0 +1,66 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { WebSocket } from 'ws'
+import { Redis } from 'ioredis'
+import { connect, relayFixture } from './support.js'
+import type { RelayFixture, TestRelay } from './support.js'
+
+const lapses = async (r: TestRelay): Promise<number> => {
+  const text = await (await r.internal('/metrics')).text()
+  const match = /^relay_registry_lapses_total\{relay_id="[^"]+"\} (\S+)$/m.exec(text)
+  return match ? Number(match[1]) : 0
+}
+
+const beatAt = async (redis: Redis, key: string): Promise<number> => Number((await redis.get(key)) ?? 0)
+
+/**
+ * A relay paused or starved for longer than its heartbeat's TTL (a VM snapshot, CPU throttling) looks
+ * dead to the workers, and they drop its sockets' live sessions; its sockets stay open, so wallets
+ * would get nothing live until they happened to register again. Seen in the cluster benchmark: after
+ * a pause of the whole machine, 40,000 of 60,000 live sessions were gone from the directory while
+ * every socket was still connected.
+ */
+describe('a relay whose registration lapsed', () => {
+  let f: RelayFixture
+  let r: TestRelay
+  let redis: Redis
+
+  beforeAll(async () => {
+    f = await relayFixture('relay-lapse')
+    r = await f.start({ REGISTRY_HEARTBEAT_MS: '200' })
+    redis = new Redis(f.t.redisUrl)
+  })
+  afterAll(async () => {
+    redis.disconnect()
+    await f.cleanup()
+  })
+
+  it('keeps its sockets while its beats find the registration alive', async () => {
+    const client = await connect(r.wsUrl)
+    const key = f.keys.relayHeartbeat(r.relay.relayId)
+    const first = await beatAt(redis, key)
+    // Three more beats.
+    await expect.poll(async () => (await beatAt(redis, key)) - first, { timeout: 5_000 }).toBeGreaterThanOrEqual(600)
+    expect(client.ws.readyState).toBe(WebSocket.OPEN)
+    expect(await lapses(r)).toBe(0)
+    client.ws.close()
+    await client.closed
+  })
+
+  it('closes every socket with 1012 at its next beat, so wallets reconnect and register again', async () => {
+    const clients = await Promise.all([connect(r.wsUrl), connect(r.wsUrl)])
+    const ids = await f.waitForJobs((j) => j.kind === 'socket-opened', 3)
+    // What workers see of a relay that missed its beats: the heartbeat key has expired.
+    await redis.del(f.keys.relayHeartbeat(r.relay.relayId))
+    for (const c of clients) expect(await c.closed).toEqual({ code: 1012, reason: 'relay registration lapsed; reconnect' })
+    expect(await lapses(r)).toBe(1)
+    // Workers hear of the closes as of any other, and clean up whatever sessions are left.
+    const socketIds = ids.slice(-2).map((j) => j.socketId)
+    const closed = await f.waitForJobs((j) => j.kind === 'socket-closed' && socketIds.includes(j.socketId), 2)
+    expect(closed.map((j) => (j.kind === 'socket-closed' ? j.code : 0))).toEqual([1012, 1012])
+    // The relay is registered again and takes new sockets.
+    expect(await redis.exists(f.keys.relayHeartbeat(r.relay.relayId))).toBe(1)
+    const again = await connect(r.wsUrl)
+    expect(again.ws.readyState).toBe(WebSocket.OPEN)
+    again.ws.close()
+  })
+})
