@@ -60,6 +60,7 @@ export class WalletClient {
   /** messages-received sent and not yet answered: their ids, by the message's @id. */
   private readonly unanswered = new Map<string, string[]>()
   private closing = false
+  private readonly droppedSockets = new WeakSet<WebSocket>()
   private reconnects = 0
   public deliveries = 0
   public errors = 0
@@ -127,7 +128,10 @@ export class WalletClient {
   }
 
   private dropped(socket: WebSocket): void {
-    if (this.closing || socket !== this.socket) return
+    if (this.closing || socket !== this.socket || this.droppedSockets.has(socket)) return
+    // A socket is given up once: by its close, or by a connect that failed (then it is ended here).
+    this.droppedSockets.add(socket)
+    socket.terminate()
     this.options.onDropped?.()
     if (!this.options.reconnect) return
     // What was delivered but not yet confirmed on the old socket is delivered again on the new one.

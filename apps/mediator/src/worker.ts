@@ -278,13 +278,23 @@ export async function buildMediatorWorker(config: MediatorConfig, logger: Logger
     if (event.payload.message.type.endsWith('/routing/1.0/forward')) metrics.forwards.inc({ path: 'credo' })
   })
 
-  if (config.IMPLICIT_PICKUP) {
-    new ImplicitPickup({ redis, redisPrefix: config.REDIS_PREFIX, directory, liveDelivery, backgroundWrites, workerId: config.WORKER_ID, logger }).attach(agent)
-  }
+  const implicitPickup = config.IMPLICIT_PICKUP
+    ? new ImplicitPickup({ redis, redisPrefix: config.REDIS_PREFIX, liveSessions: sessionService, backgroundWrites, logger })
+    : undefined
+  implicitPickup?.attach(agent)
 
   const socketLifecycle = new SocketLifecycle(directory, pickupQueue, registry, logger)
   const pickupFast = config.FAST_FORWARD
-    ? createPickupFastPath({ agent, kms, queue: deliveringQueue, relay, socketCloseHandler: socketLifecycle, registry: metrics.registry })
+    ? createPickupFastPath({
+        agent,
+        kms,
+        queue: deliveringQueue,
+        relay,
+        socketCloseHandler: socketLifecycle,
+        liveSessions: sessionService,
+        pickupUsers: implicitPickup,
+        registry: metrics.registry,
+      })
     : undefined
   const forwardFast = config.FAST_FORWARD
     ? await startForwardFastPath({

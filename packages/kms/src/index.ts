@@ -7,3 +7,4 @@ export { loadMasterKey, decodeMasterKey, masterKeyEnvSchema, MASTER_KEY_ENV } fr
 export { MasterKeyMismatchError, KeyManagementClosedError } from './errors.js'
 export { KeyDecryptionError } from './sealed-secret.js'
 export { sodiumKeyManagementModule } from './credo-module.js'
+export { ed25519ToX25519PublicKey } from './public-key-conversion.js'

@@ -1,4 +1,5 @@
 import { Kms, TypedArrayEncoder, type AgentContext } from '@credo-ts/core'
+import { ed25519ToX25519PublicKey } from '@mediator/kms'
 import { BoundedMap } from '../cache/bounded-map.js'
 import {
   ENVELOPE_ENC,
@@ -20,14 +21,14 @@ export type EnvelopeKms = Pick<Kms.KeyManagementService, 'encrypt' | 'decrypt' |
 type X25519Jwk = ReturnType<Kms.PublicJwk<Kms.X25519PublicJwk>['toJson']>
 
 /**
- * Ed25519 public keys (base58, as envelopes carry them) to the X25519 JWK the KMS wants. Credo's
- * conversion is pure JavaScript (about a millisecond); the keys a worker packs for are few (live
- * sessions, the wallets' mediator connections), so each is converted once per process.
+ * Ed25519 public keys (base58, as envelopes carry them) to the X25519 JWK the KMS wants, converted
+ * with sodium (Credo's pure-JavaScript conversion took a millisecond or more per key, and every
+ * wallet has keys of its own) and kept per process for the wallets a worker serves.
  */
 export class PeerKeyCache {
   private readonly entries: BoundedMap<string, { x25519: X25519Jwk; publicKey: Uint8Array }>
 
-  public constructor(maxEntries = 10_000) {
+  public constructor(maxEntries = 100_000) {
     this.entries = new BoundedMap(maxEntries)
   }
 
@@ -35,8 +36,8 @@ export class PeerKeyCache {
     const hit = this.entries.get(base58)
     if (hit) return hit
     const publicKey = TypedArrayEncoder.fromBase58(base58)
-    const ed25519 = Kms.PublicJwk.fromPublicKey({ kty: 'OKP', crv: 'Ed25519', publicKey })
-    const entry = { x25519: ed25519.convertTo(Kms.X25519PublicJwk).toJson(), publicKey }
+    const x25519: X25519Jwk = { kty: 'OKP', crv: 'X25519', x: toBase64Url(ed25519ToX25519PublicKey(publicKey)) }
+    const entry = { x25519, publicKey }
     this.entries.set(base58, entry)
     return entry
   }

@@ -6,13 +6,30 @@ import type { RelayClient } from '../relay/relay-client.js'
 import { EnvelopePacker, PeerKeyCache, type InvalidationTarget } from '../forward/index.js'
 import { ConnectionsByKeys, type ConnectionsByKeysOptions } from './connections-by-keys.js'
 import { OurKeys, type OurKeysOptions } from './our-keys.js'
+import type { LiveSessionStarter } from '../pickup/cluster-pickup-session-service.js'
+import type { PickupUsers } from '../pickup/implicit-pickup.js'
 import { PickupShortcut } from './pickup-shortcut.js'
 
 export { CreatedDidCache, CachingDidCommDocumentService, registerCachingDocumentService, type CreatedDid, type CreatedDidCacheOptions } from './created-did-cache.js'
 export { ConnectionsByKeys, type KeyedConnection, type ConnectionsByKeysOptions } from './connections-by-keys.js'
 export { OurKeys, type OurKey, type OurKeysOptions } from './our-keys.js'
-export { PickupShortcut, StatusReplyUndeliverableError, type PickupShortcutDeps, type PickupSkipReason } from './pickup-shortcut.js'
-export { readMessagesReceived, statusMessageJson, MESSAGES_RECEIVED_TYPES, STATUS_TYPE, type MessagesReceived } from './pickup-messages.js'
+export {
+  PickupShortcut,
+  StatusReplyUndeliverableError,
+  type PickupShortcutDeps,
+  type PickupSkipReason,
+} from './pickup-shortcut.js'
+export {
+  readFastPickupRequest,
+  readMessagesReceived,
+  statusMessageJson,
+  LIVE_DELIVERY_CHANGE_TYPES,
+  MESSAGES_RECEIVED_TYPES,
+  STATUS_TYPE,
+  type FastPickupRequest,
+  type LiveModeOn,
+  type MessagesReceived,
+} from './pickup-messages.js'
 export { ShortcutChain } from './shortcut-chain.js'
 
 export interface PickupFastPathOptions {
@@ -23,6 +40,10 @@ export interface PickupFastPathOptions {
   queue: Pick<DidCommQueueTransportRepository, 'removeMessages' | 'getAvailableMessageCount'>
   relay: Pick<RelayClient, 'send' | 'disconnect'>
   socketCloseHandler: SocketCloseHandler
+  /** The worker's live sessions; without them live-delivery-change goes through Credo. */
+  liveSessions?: LiveSessionStarter
+  /** Implicit pickup's record of wallets that speak pickup, kept as Credo's path keeps it. */
+  pickupUsers?: PickupUsers
   /** The worker's metrics registry: `mediator_pickup_fast_total` is added to it. */
   registry?: Registry
   /** Shared with the live delivery packer, so each wallet key is converted once per process. */
@@ -46,7 +67,8 @@ export function createPickupFastPath(options: PickupFastPathOptions): {
   const counter = options.registry
     ? new Counter({
         name: 'mediator_pickup_fast_total',
-        help: 'Pickup v2 messages-received handled by the fast path (the rest go through Credo)',
+        help: 'Pickup v2 messages-received and live-delivery-change handled by the fast path (the rest go through Credo)',
+        labelNames: ['message'],
         registers: [options.registry],
       })
     : undefined
@@ -60,7 +82,9 @@ export function createPickupFastPath(options: PickupFastPathOptions): {
     queue: options.queue,
     relay: options.relay,
     socketCloseHandler: options.socketCloseHandler,
-    onHandled: counter ? () => counter.inc() : undefined,
+    liveSessions: options.liveSessions,
+    pickupUsers: options.pickupUsers,
+    onHandled: counter ? (kind) => counter.inc({ message: kind }) : undefined,
   })
   return { shortcut, caches: [ourKeys, connections] }
 }

@@ -28,7 +28,7 @@ export class OurKeys {
     private readonly agentContext: AgentContext,
     options: OurKeysOptions = {},
   ) {
-    this.cache = new TaggedExpiringCache({ ttlMs: options.ttlMs ?? 60_000, maxEntries: options.maxEntries ?? 10_000, now: options.now })
+    this.cache = new TaggedExpiringCache({ ttlMs: options.ttlMs ?? 60_000, maxEntries: options.maxEntries ?? 100_000, now: options.now })
   }
 
   public find(kid: string): Promise<OurKey | undefined> {

@@ -9,7 +9,9 @@ import { ENVELOPE_ENC, isEnvelope, readProtectedHeader } from '../forward/envelo
 import { isDecryptionFailure, openEnvelopeBody, openSenderKey, type EnvelopePacker, type PeerKeyCache } from '../forward/envelope-crypto.js'
 import type { ConnectionsByKeys } from './connections-by-keys.js'
 import type { OurKeys } from './our-keys.js'
-import { readMessagesReceived, statusMessageJson } from './pickup-messages.js'
+import type { LiveSessionStarter } from '../pickup/cluster-pickup-session-service.js'
+import type { PickupUsers } from '../pickup/implicit-pickup.js'
+import { readFastPickupRequest, statusMessageJson, type FastPickupRequest } from './pickup-messages.js'
 
 /** Why a message was left to Credo (a debug log field). */
 export type PickupSkipReason =
@@ -18,8 +20,10 @@ export type PickupSkipReason =
   | 'no-reply-channel'
   | 'not-our-key'
   | 'not-decryptable'
-  | 'not-messages-received'
+  | 'not-fast-pickup-request'
+  | 'live-mode-not-on-socket'
   | 'no-connection'
+
 
 /**
  * The relay could not write the status reply now (503, timeout). Credo's path ends the same way (a
@@ -44,18 +48,24 @@ export interface PickupShortcutDeps {
   queue: Pick<DidCommQueueTransportRepository, 'removeMessages' | 'getAvailableMessageCount'>
   relay: Pick<RelayClient, 'send' | 'disconnect'>
   socketCloseHandler: SocketCloseHandler
-  onHandled?: () => void
+  /** Without it, live-delivery-change is left to Credo. */
+  liveSessions?: LiveSessionStarter
+  pickupUsers?: PickupUsers
+  onHandled?: (kind: FastPickupRequest['kind']) => void
 }
 
 /**
- * Pickup v2 `messages-received` from a wallet, off Credo's generic path: the authcrypted envelope
- * opened on the KMS with our connection key (found through OurKeys), the connection found from the
- * two keys (ConnectionsByKeys), the confirmed messages removed and the `status` Credo would answer
- * packed on the KMS and written back on the socket the message came on (its return route).
+ * Pickup v2 `messages-received` (every confirmation of a delivery) and `live-delivery-change` turning
+ * live mode on (every socket a wallet opens) off Credo's generic path: the authcrypted envelope opened
+ * on the KMS with our connection key (found through OurKeys), the connection found from the two keys
+ * (ConnectionsByKeys), the request carried out (confirmed messages removed, or the socket registered as
+ * the wallet's live session) and the `status` Credo would answer packed on the KMS and written back on
+ * the socket the message came on (its return route).
  *
  * Like the forward fast path it only ever accepts: anything it does not reproduce exactly (other
  * message types, decorators, keys that are not one of our DIDs', no ready connection, an HTTP
- * request already answered) is handed back before anything is written, and Credo processes it.
+ * request already answered, live mode over HTTP) is handed back before anything is written, and
+ * Credo processes it.
  */
 export class PickupShortcut implements InboundShortcut {
   public constructor(private readonly deps: PickupShortcutDeps) {}
@@ -89,32 +99,66 @@ export class PickupShortcut implements InboundShortcut {
       if (!isDecryptionFailure(error) && isTransientError(error)) throw error
       return skip('not-decryptable')
     }
-    const ack = readMessagesReceived(plaintext)
-    if (!ack) return skip('not-messages-received')
+    const request = readFastPickupRequest(plaintext)
+    if (!request) return skip('not-fast-pickup-request')
+    const { liveSessions } = this.deps
+    // Credo ignores live mode over HTTP (nothing to push on) and still answers: left to it.
+    if (request.kind === 'live-mode-on' && (!liveSessions || job.transport !== 'ws')) return skip('live-mode-not-on-socket')
     const connection = await this.deps.connections.find(theirKey, recipient.header.kid)
     if (!connection) return skip('no-connection')
 
-    // From here on it is accepted: Credo's processMessagesReceived, then its status reply on the session.
+    // From here on it is accepted: Credo's handler, then its status reply on the session.
     const { queue } = this.deps
     const connectionId = connection.connectionId
-    // In this order, as Credo does: the count the wallet acts on (it asks for more when it is not 0)
-    // must not include what it just confirmed.
-    if (ack.messageIds.length > 0) await queue.removeMessages(agentContext, { connectionId, messageIds: ack.messageIds })
+    const connectionLog = log.child({ connectionId })
+    this.deps.pickupUsers?.markPickupUser(connectionId)
+    let registering: Promise<void> | undefined
+    if (request.kind === 'messages-received') {
+      // In this order, as Credo does: the count the wallet acts on (it asks for more when it is not 0)
+      // must not include what it just confirmed.
+      if (request.messageIds.length > 0) await queue.removeMessages(agentContext, { connectionId, messageIds: request.messageIds })
+    } else if (liveSessions) {
+      // As Credo's processLiveDeliveryChange: the session is saved, and the count read, at the same time.
+      const keys = { recipientKeys: [theirKey], senderKey: recipient.header.kid, senderKeyId: ourKey.keyId }
+      const socket = { relayId: job.relayId, socketId: job.socketId, receivedAt: job.receivedAt }
+      registering = liveSessions.startLiveSession(agentContext, connectionId, socket, keys, connectionLog)
+      // Awaited below; a rejection meanwhile must not go unhandled.
+      registering.catch(() => undefined)
+    }
+    try {
+      const sender = { publicKey: recipient.header.kid, keyId: ourKey.keyId }
+      return await this.answer(job, request, connectionId, theirKey, sender, registering, connectionLog)
+    } finally {
+      // The job completes only once the session is saved (what Credo's path waits for in BackgroundWrites).
+      await registering
+    }
+  }
+
+  private async answer(
+    job: InboundMessageJob,
+    request: FastPickupRequest,
+    connectionId: string,
+    theirKey: string,
+    sender: { publicKey: string; keyId: string },
+    registering: Promise<void> | undefined,
+    log: Logger,
+  ): Promise<ShortcutResult> {
+    const { agentContext, queue } = this.deps
     const messageCount = await queue.getAvailableMessageCount(agentContext, { connectionId })
-    const packed = await this.deps.packer.pack(agentContext, statusMessageJson(ack.id, messageCount), {
-      recipientKeys: [theirKey],
-      sender: { publicKey: recipient.header.kid, keyId: ourKey.keyId },
-    })
+    const status = statusMessageJson(request.id, messageCount, request.kind === 'live-mode-on' ? { liveDelivery: true } : {})
+    const packed = await this.deps.packer.pack(agentContext, status, { recipientKeys: [theirKey], sender })
     const result = await this.deps.relay.send(job.relayId, job.socketId, JSON.stringify(packed))
-    this.deps.onHandled?.()
+    this.deps.onHandled?.(request.kind)
     if (result.outcome === 'written') {
-      log.debug({ connectionId, removed: ack.messageIds.length, messageCount }, 'messages-received handled (fast path)')
+      log.debug({ request: request.kind, messageCount }, 'pickup request handled (fast path)')
       return 'answered'
     }
     if (result.outcome === 'gone') {
       // As the job processor treats Credo's answer to a wallet that left: dropped, the socket's
       // session ended, the held request (if any) told "no reply" by the processor.
-      log.info({ connectionId, reason: result.reason }, 'answer dropped: the wallet is no longer connected')
+      log.info({ reason: result.reason }, 'answer dropped: the wallet is no longer connected')
+      // Ended after it was saved, so that the session of a socket that is gone does not outlive it.
+      await registering
       await this.deps.socketCloseHandler.socketClosed(job.relayId, job.socketId, log)
       return true
     }

@@ -10,12 +10,11 @@ import {
 } from '@credo-ts/didcomm'
 import type { Redis } from 'ioredis'
 import type { Logger } from '@mediator/config'
-import type { LiveSessionDirectory } from '@mediator/redis'
 import type { MediatorAgent } from '../agent/mediator-agent.js'
 import { BoundedMap } from '../cache/bounded-map.js'
 import { RelayTransportSession } from '../relay/relay-transport-session.js'
 import type { BackgroundWrites } from './background-writes.js'
-import type { LiveDelivery } from './live-delivery.js'
+import type { LiveSessionStarter } from './cluster-pickup-session-service.js'
 import { toLiveSessionKeys } from './live-session-keys.js'
 
 /** How long a connection counts as a pickup-protocol user after its last pickup message. */
@@ -24,11 +23,14 @@ const PICKUP_USER_TTL_SECONDS = 30 * 24 * 3600
 export interface ImplicitPickupOptions {
   redis: Redis
   redisPrefix: string
-  directory: LiveSessionDirectory
-  liveDelivery: LiveDelivery
+  liveSessions: LiveSessionStarter
   backgroundWrites: BackgroundWrites
-  workerId: string
   logger: Logger
+}
+
+/** Marks a connection as one that speaks pickup, so that it is never switched to implicit delivery. */
+export interface PickupUsers {
+  markPickupUser(connectionId: string): void
 }
 
 /**
@@ -44,7 +46,7 @@ export interface ImplicitPickupOptions {
  * update, a trust ping on a pickup v2 socket) leave its session as it is. Pickup messages themselves
  * never register an implicit session.
  */
-export class ImplicitPickup {
+export class ImplicitPickup implements PickupUsers {
   /** Connections this process marked recently, so a polling wallet costs one Redis write an hour. */
   private readonly markedHere = new BoundedMap<string, number>(10_000)
 
@@ -64,7 +66,8 @@ export class ImplicitPickup {
     return `${this.options.redisPrefix}:implicit:pickup-user:${connectionId}`
   }
 
-  private markPickupUser(connectionId: string): void {
+  /** Also called by the pickup fast path, for the pickup messages Credo does not see. */
+  public markPickupUser(connectionId: string): void {
     const now = Date.now()
     if ((this.markedHere.get(connectionId) ?? 0) > now - 3_600_000) return
     this.markedHere.set(connectionId, now)
@@ -84,17 +87,8 @@ export class ImplicitPickup {
     const write = (async () => {
       if (await this.options.redis.exists(this.pickupUserKey(connectionId))) return
       if (!(await isMediated(agentContext, connectionId))) return
-      const outcome = await this.options.directory.register(connectionId, {
-        relayId: session.relayId,
-        socketId: session.socketId,
-        transport: 'ws',
-        registeredAt: session.receivedAt,
-        registeredBy: this.options.workerId,
-        keys: { ...keys, delivery: 'implicit' },
-      })
-      log.info({ outcome }, 'implicit pickup session saved')
-      if (outcome === 'registered' || outcome === 'replaced') await this.options.liveDelivery.releaseUnconfirmed(connectionId)
-      if (outcome !== 'stale' && outcome !== 'socket-closed') await this.options.liveDelivery.deliverQueued(agentContext, connectionId, log)
+      const socket = { relayId: session.relayId, socketId: session.socketId, receivedAt: session.receivedAt }
+      await this.options.liveSessions.startLiveSession(agentContext, connectionId, socket, { ...keys, delivery: 'implicit' }, log)
     })()
     this.options.backgroundWrites.track(write, (error) => log.error({ err: error }, 'implicit pickup registration failed'))
   }

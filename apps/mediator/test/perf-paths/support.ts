@@ -70,20 +70,34 @@ class InProcessTransport implements DidCommOutboundTransport {
  * stock Credo wallet connected to it by a real DID exchange (did:peer:4 on the mediator's side), plus
  * a recording relay. `mediatorModules` are registered after DIDComm, as the worker's are.
  */
-export async function startPairedAgents(label: string, mediatorModules: Record<string, Module> = {}) {
+/** What a mediator module may need from the mediator's side (they exist before its agent does). */
+export interface PairedInfrastructure {
+  redis: Redis
+  keys: RedisKeys
+  queue: RedisPickupQueue
+  relayClient: RelayClient
+}
+
+export async function startPairedAgents(
+  label: string,
+  mediatorModules: Record<string, Module> | ((infra: PairedInfrastructure) => Record<string, Module>) = {},
+) {
   const m = await agentPlatform(`${label}_m`)
   const w = await agentPlatform(`${label}_w`)
   const prefix = await createTestRedisPrefix(label)
   const redis = new Redis(testRedisUrl(), { maxRetriesPerRequest: 3 })
   const keys = new RedisKeys(prefix.prefix)
   const queue = new RedisPickupQueue({ redis, prefix: keys })
+  const relay = await RecordingRelay.start(redis, keys)
+  const relayClient = new RelayClient({ registry: new RelayRegistry(redis, keys), secret: 'test-secret-test-secret' })
+  const modules = typeof mediatorModules === 'function' ? mediatorModules({ redis, keys, queue, relayClient }) : mediatorModules
   const mediator = createMediatorAgent({
     kms: m.kms,
     storage: m.storage,
     queue,
     endpoints: ['http://mediator.invalid'],
     autoGrantMediation: true,
-    modules: mediatorModules,
+    modules,
   })
   await mediator.initialize()
   const wallet = createCredoAgent({
@@ -116,9 +130,6 @@ export async function startPairedAgents(label: string, mediatorModules: Record<s
     .resolveServicesFromDid(wallet.context, walletConnection.theirDid)
   const mediatorJwk = service?.recipientKeys[0]
   if (!mediatorJwk) throw new Error('no mediator key')
-
-  const relay = await RecordingRelay.start(redis, keys)
-  const relayClient = new RelayClient({ registry: new RelayRegistry(redis, keys), secret: 'test-secret-test-secret' })
 
   return {
     mediator,

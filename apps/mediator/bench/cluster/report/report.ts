@@ -99,7 +99,7 @@ export async function writeReport(dir: string, f: ClusterFigures): Promise<void>
   }
   if (f.storm) {
     const s = f.storm
-    lines.push('## 3. Storm', '', `kill -9 of ${s.relays_killed.join(', ')} together, holding ${s.sockets_on_relays} sockets, forwards in flight: ${s.sockets_reregistered}/${s.sockets_dropped} dropped sockets live again after ${fmt(s.reregister_s, ' s')}; ` +
+    lines.push('## 3. Storm', '', `kill -9 of ${s.relays_killed.join(', ')} together (started again at once), holding ${s.sockets_on_relays} sockets, forwards in flight: ${s.sockets_reregistered}/${s.sockets_dropped} dropped sockets live again after ${fmt(s.reregister_s, ' s')}; ` +
       `${s.forwards_sent} forwards sent, ${s.lost} lost, ${s.delivered_after_confirmation} delivered after confirmation (ms after the confirmation's answer: ${s.after_confirmation_lag_ms.join(', ') || 'none'}), ${s.duplicates} duplicates before confirmation (at least once).`, '')
   }
   if (f.chaos) {
