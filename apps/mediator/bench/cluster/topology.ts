@@ -181,7 +181,7 @@ export class Topology {
         OPS_PORT: String(slot.opsPort),
         LOG_LEVEL: 'warn',
       },
-      [],
+      process.env.BENCH_WORKER_PROF ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.BENCH_WORKER_PROF] : [],
       'dist',
     )
     await waitForReady(`http://127.0.0.1:${slot.opsPort}/readyz`, slot.proc, 120_000)

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DidRepository, DidResolverService, Kms, RecordNotFoundError, TypedArrayEncoder, type Module } from '@credo-ts/core'
 import { DidCommDocumentService, DidCommMessageReceiver, DidCommMessagesReceivedV2Message, DidCommEnvelopeService } from '@credo-ts/didcomm'
-import { ForwardInvalidation, ForwardRecipients, RoutingKeys } from '../../src/forward/index.js'
+import type { ForwardInvalidation } from '../../src/forward/index.js'
 import { CachingDidCommDocumentService, CreatedDidCache, registerCachingDocumentService } from '../../src/pickup-fast/index.js'
 import { newEd25519 } from '../forward/support.js'
-import { silentLogger, startPairedAgents, type PairedAgents } from './support.js'
+import { startInvalidation, startPairedAgents, type PairedAgents } from './support.js'
 
 describe('created-DID cache in front of Credo’s document service', () => {
   const cache = new CreatedDidCache()
@@ -15,16 +15,7 @@ describe('created-DID cache in front of Credo’s document service', () => {
   beforeAll(async () => {
     // Registered after DIDComm, as the worker's cluster module does.
     p = await startPairedAgents('did_cache', { didCache: cachingModule })
-    invalidation = new ForwardInvalidation({
-      events: p.mediator.events,
-      redis: p.redis,
-      redisPrefix: p.redisPrefix,
-      recipients: new ForwardRecipients(p.mediator.context),
-      routingKeys: new RoutingKeys(p.mediator.context),
-      logger: silentLogger,
-      targets: [cache],
-    })
-    await invalidation.start()
+    invalidation = await startInvalidation(p, [cache])
   }, 60_000)
   afterAll(async () => {
     await invalidation?.close()

@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { randomUUID } from 'node:crypto'
 import { DidCommEnvelopeService, DidCommLiveDeliveryChangeV2Message, type DidCommEncryptedMessage } from '@credo-ts/didcomm'
-import type { InboundMessageJob } from '@mediator/contracts'
 import { LiveSessionDirectory } from '@mediator/redis'
 import { ClusterModule } from '../../src/agent/cluster-module.js'
 import { BackgroundWrites } from '../../src/pickup/background-writes.js'
@@ -10,10 +9,10 @@ import { ImplicitPickup } from '../../src/pickup/implicit-pickup.js'
 import { LiveDelivery } from '../../src/pickup/live-delivery.js'
 import { JobProcessor, type InboundShortcut, type ShortcutResult } from '../../src/inbound/job-processor.js'
 import { isTransientError } from '../../src/inbound/error-classification.js'
-import { EnvelopePacker, ForwardInvalidation, ForwardRecipients, RoutingKeys } from '../../src/forward/index.js'
+import type { ForwardInvalidation } from '../../src/forward/index.js'
 import { MediatorMetrics } from '../../src/metrics.js'
 import { createPickupFastPath } from '../../src/pickup-fast/index.js'
-import { silentLogger, startPairedAgents, type PairedAgents } from './support.js'
+import { inboundJob, silentLogger, startInvalidation, startPairedAgents, walletPacked, withRelayStatus, type PairedAgents } from './support.js'
 
 const PICKUP = 'https://didcomm.org/messagepickup/2.0'
 
@@ -70,16 +69,7 @@ describe('live-delivery-change fast path against the Credo path', () => {
       liveSessions: sessions,
       pickupUsers: implicit(writes),
     })
-    invalidation = new ForwardInvalidation({
-      events: p.mediator.events,
-      redis: p.redis,
-      redisPrefix: p.redisPrefix,
-      recipients: new ForwardRecipients(p.mediator.context),
-      routingKeys: new RoutingKeys(p.mediator.context),
-      logger: silentLogger,
-      targets: fastPath.caches,
-    })
-    await invalidation.start()
+    invalidation = await startInvalidation(p, fastPath.caches)
     const recording: InboundShortcut = {
       tryHandle: async (...args) => (lastFast = await fastPath.shortcut.tryHandle(...args)),
     }
@@ -92,32 +82,12 @@ describe('live-delivery-change fast path against the Credo path', () => {
     await p?.close()
   })
 
-  const job = (payload: string, transport: 'ws' | 'http' = 'ws'): InboundMessageJob => ({
-    v: 1,
-    kind: 'message',
-    relayId: p.relay.relayId,
-    socketId: randomUUID(),
-    transport,
-    messageId: randomUUID(),
-    receivedAt: Date.now(),
-    payload,
-    replyExpected: transport === 'http',
-    headers: {},
-  })
-
   /** What a Credo wallet sends when it opens a socket in live mode (its own class and envelope service). */
   async function credoLiveOn(id: string, liveDelivery = true): Promise<DidCommEncryptedMessage> {
     const message = new DidCommLiveDeliveryChangeV2Message({ liveDelivery, id })
     return p.wallet.context
       .resolve(DidCommEnvelopeService)
       .packMessage(p.wallet.context, message, { recipientKeys: [p.mediatorJwk], routingKeys: [], senderKey: p.walletJwk })
-  }
-
-  async function walletPacked(plaintext: unknown): Promise<DidCommEncryptedMessage> {
-    return new EnvelopePacker(p.walletKms).pack(p.wallet.context, plaintext, {
-      recipientKeys: [p.mediatorKey],
-      sender: { publicKey: p.walletKey, keyId: p.walletJwk.keyId },
-    })
   }
 
   async function unpackForWallet(body: string): Promise<Record<string, unknown>> {
@@ -142,7 +112,7 @@ describe('live-delivery-change fast path against the Credo path', () => {
   async function run(processor: JobProcessor, envelope: unknown, transport: 'ws' | 'http' = 'ws'): Promise<Run> {
     lastFast = 'not-tried'
     await p.redis.del(pickupUserKey())
-    const j = job(JSON.stringify(envelope), transport)
+    const j = inboundJob(p, JSON.stringify(envelope), transport)
     let transientError: boolean | undefined
     try {
       await processor.processMessage(j, silentLogger)
@@ -214,7 +184,7 @@ describe('live-delivery-change fast path against the Credo path', () => {
       live_delivery: true,
       '~transport': { return_route: 'all' },
     }
-    const result = await expectSame(() => walletPacked(plaintext), () => reset(0))
+    const result = await expectSame(() => walletPacked(p, plaintext), () => reset(0))
     expect(result.fast).toBe('answered')
     expect(result.session?.socketIsThisJobs).toBe(true)
   })
@@ -230,7 +200,7 @@ describe('live-delivery-change fast path against the Credo path', () => {
       { ...base, extra: true },
     ]
     for (const variant of variants) {
-      const result = await expectSame(() => walletPacked(variant), () => reset(1))
+      const result = await expectSame(() => walletPacked(p, variant), () => reset(1))
       expect(result.fast).toBe(false)
     }
     const overHttp = await expectSame(() => credoLiveOn(id), () => reset(1), 'http')
@@ -239,10 +209,7 @@ describe('live-delivery-change fast path against the Credo path', () => {
   })
 
   it('ends the socket like Credo when the wallet left before the answer (410)', async () => {
-    const original = p.relay.statusFor
-    const gone = new Proxy(original, { get: (t, k) => (k === 'get' ? () => 410 : Reflect.get(t, k, t)) })
-    Object.defineProperty(p.relay, 'statusFor', { value: gone, configurable: true })
-    try {
+    await withRelayStatus(p, 410, async () => {
       for (const processor of [fastProcessor, credoProcessor]) {
         await reset(0)
         const result = await run(processor, await credoLiveOn(randomUUID()))
@@ -250,9 +217,7 @@ describe('live-delivery-change fast path against the Credo path', () => {
         expect(result.socketClosed).toBe(true)
         expect(result.fast).toBe(processor === fastProcessor ? true : 'not-tried')
       }
-    } finally {
-      Object.defineProperty(p.relay, 'statusFor', { value: original, configurable: true })
-    }
+    })
   })
 })
 

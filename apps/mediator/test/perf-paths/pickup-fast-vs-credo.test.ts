@@ -8,13 +8,12 @@ import {
   DidCommMessagesReceivedV2Message,
   type DidCommEncryptedMessage,
 } from '@credo-ts/didcomm'
-import type { InboundMessageJob } from '@mediator/contracts'
 import { BackgroundWrites } from '../../src/pickup/background-writes.js'
 import { JobProcessor, type InboundShortcut, type ShortcutResult } from '../../src/inbound/job-processor.js'
 import { isTransientError } from '../../src/inbound/error-classification.js'
-import { EnvelopePacker, ForwardInvalidation, ForwardRecipients, RoutingKeys } from '../../src/forward/index.js'
+import type { ForwardInvalidation } from '../../src/forward/index.js'
 import { createPickupFastPath } from '../../src/pickup-fast/index.js'
-import { silentLogger, startPairedAgents, type PairedAgents } from './support.js'
+import { inboundJob, silentLogger, startInvalidation, startPairedAgents, walletPacked, withRelayStatus, type PairedAgents } from './support.js'
 
 const PICKUP = 'https://didcomm.org/messagepickup/2.0'
 
@@ -45,16 +44,7 @@ describe('messages-received fast path against the Credo path', () => {
       relay: p.relayClient,
       socketCloseHandler,
     })
-    invalidation = new ForwardInvalidation({
-      events: p.mediator.events,
-      redis: p.redis,
-      redisPrefix: p.redisPrefix,
-      recipients: new ForwardRecipients(p.mediator.context),
-      routingKeys: new RoutingKeys(p.mediator.context),
-      logger: silentLogger,
-      targets: fastPath.caches,
-    })
-    await invalidation.start()
+    invalidation = await startInvalidation(p, fastPath.caches)
     const recording: InboundShortcut = {
       tryHandle: async (...args) => (lastFast = await fastPath.shortcut.tryHandle(...args)),
     }
@@ -67,18 +57,7 @@ describe('messages-received fast path against the Credo path', () => {
     await p?.close()
   })
 
-  const job = (payload: string, transport: 'ws' | 'http' = 'ws', replyExpected = transport === 'http'): InboundMessageJob => ({
-    v: 1,
-    kind: 'message',
-    relayId: p.relay.relayId,
-    socketId: randomUUID(),
-    transport,
-    messageId: randomUUID(),
-    receivedAt: Date.now(),
-    payload,
-    replyExpected,
-    headers: {},
-  })
+  const job = (payload: string, transport: 'ws' | 'http' = 'ws', replyExpected = transport === 'http') => inboundJob(p, payload, transport, replyExpected)
 
   /** Three messages queued for the wallet and delivered (in flight, unconfirmed); their ids. */
   async function deliverThree(): Promise<string[]> {
@@ -96,14 +75,6 @@ describe('messages-received fast path against the Credo path', () => {
     return p.wallet.context
       .resolve(DidCommEnvelopeService)
       .packMessage(p.wallet.context, message, { recipientKeys: [p.mediatorJwk], routingKeys: [], senderKey: p.walletJwk })
-  }
-
-  /** Any plaintext, authcrypted from the wallet's connection key (for shapes Credo's classes would not write). */
-  async function walletPacked(plaintext: unknown): Promise<DidCommEncryptedMessage> {
-    return new EnvelopePacker(p.walletKms).pack(p.wallet.context, plaintext, {
-      recipientKeys: [p.mediatorKey],
-      sender: { publicKey: p.walletKey, keyId: p.walletJwk.keyId },
-    })
   }
 
   async function unpackForWallet(body: string) {
@@ -201,7 +172,7 @@ describe('messages-received fast path against the Credo path', () => {
       (ids) => ({ ...base(ids), '~transport': { return_route: 'all' }, extra: true }),
     ]
     for (const variant of variants) {
-      const result = await expectSame((ids) => walletPacked(variant(ids)))
+      const result = await expectSame((ids) => walletPacked(p, variant(ids)))
       expect(result.fast).toBe(false)
     }
   })
@@ -213,7 +184,7 @@ describe('messages-received fast path against the Credo path', () => {
       message_id_list: ids,
       '~transport': { return_route: 'all' },
     })
-    const result = await expectSame((ids) => walletPacked(plaintext(ids)))
+    const result = await expectSame((ids) => walletPacked(p, plaintext(ids)))
     expect(result.fast).toBe('answered')
   })
 
@@ -226,22 +197,10 @@ describe('messages-received fast path against the Credo path', () => {
     expect(result.queued).toBe(3)
   })
 
-  /** Every socket answers `status` for the duration of `fn`, as a relay does for a closed or busy one. */
-  async function withRelayStatus<T>(status: number, fn: () => Promise<T>): Promise<T> {
-    const original = p.relay.statusFor
-    const fixed = new Proxy(original, { get: (t, k) => (k === 'get' ? () => status : Reflect.get(t, k, t)) })
-    Object.defineProperty(p.relay, 'statusFor', { value: fixed, configurable: true })
-    try {
-      return await fn()
-    } finally {
-      Object.defineProperty(p.relay, 'statusFor', { value: original, configurable: true })
-    }
-  }
-
   it('removes the messages and drops the answer like Credo when the wallet left (410), ending its socket', async () => {
     for (const transport of ['ws', 'http'] as const) {
       const id = randomUUID()
-      const result = await withRelayStatus(410, () => expectSame((ids) => credoPacked(ids, id), transport))
+      const result = await withRelayStatus(p, 410, () => expectSame((ids) => credoPacked(ids, id), transport))
       expect(result.fast).toBe(true)
       expect(result.transientError).toBeUndefined()
       expect(result.socketClosed).toBe(true)
@@ -252,7 +211,7 @@ describe('messages-received fast path against the Credo path', () => {
   it('removes the messages and ends as a dead letter like Credo when the relay cannot write now (503)', async () => {
     for (const transport of ['ws', 'http'] as const) {
       const id = randomUUID()
-      const result = await withRelayStatus(503, () => expectSame((ids) => credoPacked(ids, id), transport))
+      const result = await withRelayStatus(p, 503, () => expectSame((ids) => credoPacked(ids, id), transport))
       // The fast path accepted it, then threw as Credo's path does.
       expect(result.fast).toBe('not-tried')
       expect(result.transientError).toBe(false)

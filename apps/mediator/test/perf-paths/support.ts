@@ -17,11 +17,12 @@ import {
 } from '@credo-ts/didcomm'
 import { Redis } from 'ioredis'
 import pino from 'pino'
-import { RedisKeys } from '@mediator/contracts'
+import { RedisKeys, type InboundMessageJob } from '@mediator/contracts'
 import { createCredoAgent, peerAgentDidcommOptions } from '@mediator/credo-runtime'
 import { RedisPickupQueue, RelayRegistry } from '@mediator/redis'
 import { createTestRedisPrefix, testRedisUrl } from '@mediator/test-support'
 import { createMediatorAgent } from '../../src/agent/mediator-agent.js'
+import { EnvelopePacker, ForwardInvalidation, ForwardRecipients, RoutingKeys, type InvalidationTarget } from '../../src/forward/index.js'
 import { RelayClient } from '../../src/relay/relay-client.js'
 import { agentPlatform } from '../support/agent-platform.js'
 import { RecordingRelay } from '../support/recording-relay.js'
@@ -163,3 +164,54 @@ export async function startPairedAgents(
 }
 
 export type PairedAgents = Awaited<ReturnType<typeof startPairedAgents>>
+
+/** The fast paths' cache invalidation for the paired mediator, started, keeping `targets` honest. */
+export async function startInvalidation(p: PairedAgents, targets: readonly InvalidationTarget[]): Promise<ForwardInvalidation> {
+  const invalidation = new ForwardInvalidation({
+    events: p.mediator.events,
+    redis: p.redis,
+    redisPrefix: p.redisPrefix,
+    recipients: new ForwardRecipients(p.mediator.context),
+    routingKeys: new RoutingKeys(p.mediator.context),
+    logger: silentLogger,
+    targets,
+  })
+  await invalidation.start()
+  return invalidation
+}
+
+/** An inbound job as the relay enqueues it, from a new socket (or held HTTP request) of the paired relay. */
+export function inboundJob(p: PairedAgents, payload: string, transport: 'ws' | 'http' = 'ws', replyExpected = transport === 'http'): InboundMessageJob {
+  return {
+    v: 1,
+    kind: 'message',
+    relayId: p.relay.relayId,
+    socketId: randomUUID(),
+    transport,
+    messageId: randomUUID(),
+    receivedAt: Date.now(),
+    payload,
+    replyExpected,
+    headers: {},
+  }
+}
+
+/** Any plaintext, authcrypted from the wallet's connection key (for shapes Credo's classes would not write). */
+export function walletPacked(p: PairedAgents, plaintext: unknown): Promise<DidCommEncryptedMessage> {
+  return new EnvelopePacker(p.walletKms).pack(p.wallet.context, plaintext, {
+    recipientKeys: [p.mediatorKey],
+    sender: { publicKey: p.walletKey, keyId: p.walletJwk.keyId },
+  })
+}
+
+/** Every socket of the paired relay answers `status` for the duration of `fn`, as a relay does for a closed or busy one. */
+export async function withRelayStatus<T>(p: PairedAgents, status: number, fn: () => Promise<T>): Promise<T> {
+  const original = p.relay.statusFor
+  const fixed = new Proxy(original, { get: (t, k) => (k === 'get' ? () => status : Reflect.get(t, k, t)) })
+  Object.defineProperty(p.relay, 'statusFor', { value: fixed, configurable: true })
+  try {
+    return await fn()
+  } finally {
+    Object.defineProperty(p.relay, 'statusFor', { value: original, configurable: true })
+  }
+}
