@@ -8,6 +8,7 @@ import {
   DEFAULT_INBOUND_JOB_BACKOFF_MS,
 } from '@mediator/redis'
 import type { JobRetention } from '@mediator/redis'
+import { defaultMaxSockets } from './socket-capacity.js'
 
 const MiB = 1024 * 1024
 
@@ -45,6 +46,7 @@ export const relayEnvSchema = z.object({
   MAX_MESSAGE_BYTES: envInt({ min: 1024, max: 64 * MiB }).default(4 * MiB),
   MAX_SEND_BYTES: envInt({ min: 1024, max: 64 * MiB }).optional(),
   SEND_BUFFER_LIMIT_BYTES: envInt({ min: 0 }).default(1 * MiB),
+  MAX_SOCKETS: envInt({ min: 1 }).optional(),
   HEARTBEAT_INTERVAL_MS: envInt({ min: 100 }).default(30_000),
   REGISTRY_HEARTBEAT_MS: envInt({ min: 100 }).default(5_000),
   RETURN_ROUTE_TIMEOUT_MS: envInt({ min: 100 }).default(10_000),
@@ -83,6 +85,8 @@ export interface RelayConfig {
   maxMessageBytes: number
   maxSendBytes: number
   sendBufferLimitBytes: number
+  /** WebSockets held at most; further upgrades get 503 (undefined: no limit). */
+  maxSockets?: number
   heartbeatIntervalMs: number
   registryHeartbeatMs: number
   returnRouteTimeoutMs: number
@@ -107,6 +111,7 @@ export interface RelayConfig {
 /** Reads the environment; throws ConfigError naming each bad variable. */
 export function loadRelayConfig(env: Record<string, string | undefined> = process.env): RelayConfig {
   const e = parseEnv(relayEnvSchema, env)
+  const maxSockets = e.MAX_SOCKETS ?? defaultMaxSockets()
   return {
     relayId: e.RELAY_ID,
     publicHost: e.PUBLIC_HOST,
@@ -120,6 +125,7 @@ export function loadRelayConfig(env: Record<string, string | undefined> = proces
     maxMessageBytes: e.MAX_MESSAGE_BYTES,
     maxSendBytes: e.MAX_SEND_BYTES ?? e.MAX_MESSAGE_BYTES,
     sendBufferLimitBytes: e.SEND_BUFFER_LIMIT_BYTES,
+    ...(maxSockets !== undefined ? { maxSockets } : {}),
     heartbeatIntervalMs: e.HEARTBEAT_INTERVAL_MS,
     registryHeartbeatMs: e.REGISTRY_HEARTBEAT_MS,
     returnRouteTimeoutMs: e.RETURN_ROUTE_TIMEOUT_MS,

@@ -97,6 +97,8 @@ export function registerInternalRoutes(app: FastifyInstance, deps: InternalRoute
   app.get('/readyz', async (_request, reply) => {
     if (isDraining()) return reply.code(503).send({ status: 'draining' })
     if (!(await deps.redisAnswers())) return reply.code(503).send({ status: 'redis unavailable' })
+    // Out of the balancer's rotation until sockets close; the ones it holds stay.
+    if (gateway.isFull()) return reply.code(503).send({ status: 'full' })
     return { status: 'ready' }
   })
 

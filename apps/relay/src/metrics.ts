@@ -9,6 +9,7 @@ export type RejectReason =
   | 'rate_limited'
   | 'redis_unavailable'
   | 'draining'
+  | 'full'
   | 'bad_upgrade'
   | 'protocol_error'
 

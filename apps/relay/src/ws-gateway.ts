@@ -103,6 +103,12 @@ export class WsGateway {
     return this.sockets.size
   }
 
+  /** Whether the relay holds MAX_SOCKETS WebSockets: it takes no more until some close. */
+  public isFull(): boolean {
+    const max = this.deps.config.maxSockets
+    return max !== undefined && this.sockets.size >= max
+  }
+
   public has(socketId: string): boolean {
     return this.sockets.has(socketId)
   }
@@ -117,6 +123,10 @@ export class WsGateway {
     }
     if (this.deps.isDraining()) {
       this.deps.metrics.rejected.inc({ transport: 'ws', reason: 'draining' })
+      return abortUpgrade(socket, 503, 'Service Unavailable', this.deps.config.retryAfterSeconds)
+    }
+    if (this.isFull()) {
+      this.deps.metrics.rejected.inc({ transport: 'ws', reason: 'full' })
       return abortUpgrade(socket, 503, 'Service Unavailable', this.deps.config.retryAfterSeconds)
     }
     // ws answers a malformed handshake (no key, wrong version, not GET) with 400 itself.
