@@ -22,6 +22,7 @@ import { LiveDelivery } from './pickup/live-delivery.js'
 import { DeliveringQueue } from './pickup/delivering-queue.js'
 import { ClusterPickupSessionService } from './pickup/cluster-pickup-session-service.js'
 import { SocketLifecycle } from './pickup/socket-lifecycle.js'
+import { createRelayProbe } from './relay/relay-probe.js'
 import { RetentionSweeper } from './pickup/retention-sweeper.js'
 import { LeaseSweeper } from './pickup/lease-sweeper.js'
 import { HeldDeliveries } from './pickup/held-deliveries.js'
@@ -283,7 +284,7 @@ export async function buildMediatorWorker(config: MediatorConfig, logger: Logger
     : undefined
   implicitPickup?.attach(agent)
 
-  const socketLifecycle = new SocketLifecycle(directory, pickupQueue, registry, logger)
+  const socketLifecycle = new SocketLifecycle(directory, pickupQueue, registry, logger, createRelayProbe())
   const pickupFast = config.FAST_FORWARD
     ? createPickupFastPath({
         agent,

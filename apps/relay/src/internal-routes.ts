@@ -10,6 +10,8 @@ import type { WsGateway } from './ws-gateway.js'
 import { CloseCode } from './ws-gateway.js'
 
 interface InternalRoutesDeps {
+  /** Named by /healthz, so a worker probing an address learns whether this relay is the one it asks for. */
+  relayId: string
   gateway: WsGateway
   held: HeldRequests
   recentlyClosed: RecentlyClosed
@@ -92,7 +94,7 @@ export function registerInternalRoutes(app: FastifyInstance, deps: InternalRoute
     return reply.code(status).send({ status: statusText[status] })
   })
 
-  app.get('/healthz', async () => ({ status: 'ok' }))
+  app.get('/healthz', async () => ({ status: 'ok', relayId: deps.relayId }))
 
   app.get('/readyz', async (_request, reply) => {
     if (isDraining()) return reply.code(503).send({ status: 'draining' })

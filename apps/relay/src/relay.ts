@@ -65,7 +65,11 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps = {}): Relay {
     ...(config.jobRemoveOnFail !== undefined ? { removeOnFail: config.jobRemoveOnFail } : {}),
   })
   const order = new InboundOrder({ redis, prefix: keys })
-  const registry = new RelayRegistry(redis, keys)
+  // A connection of its own: in a reconnect storm the main one carries tens of thousands of job adds,
+  // and a beat queued behind them for longer than its TTL made the relay look dead to the workers.
+  const registryRedis = redis.duplicate()
+  registryRedis.on('error', () => undefined)
+  const registry = new RelayRegistry(registryRedis, keys)
   const metrics = new RelayMetrics(config.relayId)
   const recentlyClosed = new RecentlyClosed(config.recentlyClosedMax, config.recentlyClosedTtlMs)
   const held = new HeldRequests((id) => {
@@ -102,6 +106,7 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps = {}): Relay {
   const internalApp: FastifyInstance = Fastify({ logger: false, bodyLimit: config.maxSendBytes })
   internalApp.server.on('upgrade', (req, socket, head) => channels.handleUpgrade(req, socket, head))
   registerInternalRoutes(internalApp, {
+    relayId: config.relayId,
     gateway,
     held,
     recentlyClosed,
@@ -152,9 +157,9 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps = {}): Relay {
       maxSendBytes: config.maxSendBytes,
     }
     // Announce as soon as Redis is there, but start without it: readiness reports it meanwhile.
-    await waitForReady(redis, 2_000)
+    await Promise.all([waitForReady(redis, 2_000), waitForReady(registryRedis, 2_000)])
     await beat()
-    redis.on('ready', () => void beat())
+    registryRedis.on('ready', () => void beat())
     registryTimer = setInterval(() => void beat(), config.registryHeartbeatMs)
     registryTimer.unref()
     sweep.start()
@@ -201,6 +206,7 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps = {}): Relay {
     await Promise.allSettled([publicApp.close(), internalApp.close()])
     await gateway.idle(Date.now() + 1_000)
     await queue.close(1_000)
+    registryRedis.disconnect()
     if (ownsRedis) redis.disconnect()
   }
 

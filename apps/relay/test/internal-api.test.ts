@@ -44,6 +44,8 @@ describe('relay internal API', () => {
   it('serves health and readiness without a secret', async () => {
     const health = await fetch(`${r.addr.internalUrl}/healthz`)
     expect(health.status).toBe(200)
+    // Named, so a worker probing this address knows which relay answers.
+    expect(await health.json()).toEqual({ status: 'ok', relayId: r.relay.relayId })
     const ready = await fetch(`${r.addr.internalUrl}/readyz`)
     expect(ready.status).toBe(200)
   })

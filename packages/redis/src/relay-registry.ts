@@ -10,9 +10,20 @@ import { parseAnnouncement as parseWith, readRegistry, throwOnExecError, type Re
 export const RELAY_HEARTBEAT_TTL_FACTOR = 3
 
 export interface HeartbeatResult {
-  /** The heartbeat key was gone before this beat: the relay was, or may have been, taken for dead. */
+  /**
+   * The relay's announcement was gone before this beat: workers took it for dead (`pruneDead`) and
+   * dropped its sockets' live sessions, or Redis lost its data. A beat that is only late (its key
+   * expired, nobody pruned it) has not lapsed.
+   */
   lapsed: boolean
 }
+
+/**
+ * Whether a relay whose heartbeat expired still answers (its internal /healthz, as that relay): a
+ * relay that is only slow to beat (starved by a reconnect storm, its Redis commands queued) is not
+ * dead, and dropping its live sessions would cut off every wallet it holds.
+ */
+export type RelayProbe = (announcement: RelayAnnouncement) => Promise<boolean>
 
 /**
  * Where relays say where their internal API is and that they are still there. Relays call
@@ -38,17 +49,17 @@ export class RelayRegistry {
   }
 
   /**
-   * Refreshes the heartbeat, and says whether it had lapsed: the relay looked dead in between (a pause
-   * longer than the heartbeat's TTL, a Redis that lost its data), so workers may have dropped its
-   * sessions from the directory while its sockets stayed open. It rewrites the announcement too, so a Redis that lost its data (restart
-   * without AOF) learns about the relay again at the next beat.
+   * Refreshes the heartbeat, and says whether the registration had lapsed: workers took the relay for
+   * dead in between (`pruneDead` removed its announcement, then its sessions from the directory) while
+   * its sockets stayed open, or Redis lost its data. It rewrites the announcement too, so a Redis that
+   * lost its data (restart without AOF) learns about the relay again at the next beat.
    */
   public async heartbeat(announcement: RelayAnnouncement): Promise<HeartbeatResult> {
     const a = relayAnnouncementSchema.parse(announcement)
     const ttlMs = a.heartbeatIntervalMs * RELAY_HEARTBEAT_TTL_FACTOR
     const results = await this.redis
       .multi()
-      .exists(this.keys.relayHeartbeat(a.relayId))
+      .hexists(this.keys.relays, a.relayId)
       .hset(this.keys.relays, a.relayId, JSON.stringify(a))
       .set(this.keys.relayHeartbeat(a.relayId), String(Date.now()), 'PX', ttlMs)
       .exec()
@@ -101,12 +112,20 @@ export class RelayRegistry {
     return readRegistry(this.redis, this.keys.relays, (id) => this.keys.relayHeartbeat(id), parseAnnouncement)
   }
 
-  /** Removes announcements whose heartbeat expired (relays that died without withdrawing). */
-  public async pruneDead(): Promise<string[]> {
-    const ids = await this.redis.hkeys(this.keys.relays)
+  /**
+   * Removes the announcements of relays that died without withdrawing: their heartbeat expired and,
+   * when a `probe` is given, they do not answer it either (a relay that answers is only late). The
+   * caller then drops their sessions; the relay, should it be alive after all, sees its registration
+   * lapsed at its next beat.
+   */
+  public async pruneDead(probe?: RelayProbe): Promise<string[]> {
+    const all = await this.redis.hgetall(this.keys.relays)
     const dead: string[] = []
-    for (const id of ids) {
-      if (!(await this.isAlive(id))) dead.push(id)
+    for (const [id, raw] of Object.entries(all)) {
+      if (await this.isAlive(id)) continue
+      const announcement = parseAnnouncement(raw)
+      if (probe && announcement && (await probe(announcement).catch(() => false))) continue
+      dead.push(id)
     }
     if (dead.length > 0) await this.redis.hdel(this.keys.relays, ...dead)
     return dead

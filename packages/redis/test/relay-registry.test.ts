@@ -55,11 +55,38 @@ describe('RelayRegistry', () => {
     expect(await registry.get('r3')).toBeNull()
   })
 
-  it('re-announces on heartbeat after Redis lost the entry', async () => {
+  it('re-announces on heartbeat after the entry was pruned or lost, and says the registration lapsed', async () => {
     await registry.announce(announcement('r4'))
     await redis.hdel(keys.relays, 'r4')
-    await registry.heartbeat(announcement('r4'))
+    expect(await registry.heartbeat(announcement('r4'))).toEqual({ lapsed: true })
     expect(await registry.get('r4')).toEqual(announcement('r4'))
+    expect(await registry.heartbeat(announcement('r4'))).toEqual({ lapsed: false })
+  })
+
+  it('does not call a beat that is only late a lapse: nobody pruned the relay', async () => {
+    await registry.announce(announcement('r7'))
+    await redis.del(keys.relayHeartbeat('r7'))
+    expect(await registry.heartbeat(announcement('r7'))).toEqual({ lapsed: false })
+    expect(await registry.isAlive('r7')).toBe(true)
+  })
+
+  it('prunes a relay whose heartbeat expired only when the probe does not find it', async () => {
+    for (const id of ['late', 'gone', 'probe-fails']) {
+      await registry.announce(announcement(id))
+      await redis.del(keys.relayHeartbeat(id))
+    }
+    const asked: string[] = []
+    const probe = async (a: { relayId: string }) => {
+      asked.push(a.relayId)
+      if (a.relayId === 'probe-fails') throw new Error('connect ECONNREFUSED')
+      return a.relayId === 'late'
+    }
+    const pruned = await registry.pruneDead(probe)
+    expect(pruned.sort()).toEqual(['gone', 'probe-fails'])
+    // Relays with a fresh heartbeat are not probed.
+    expect(asked).not.toContain('r1')
+    expect(await registry.get('late')).not.toBeNull()
+    expect(await registry.get('gone')).toBeNull()
   })
 
   it('forgets a withdrawn relay at once', async () => {

@@ -1,12 +1,12 @@
 import type { Logger } from '@mediator/config'
-import type { LiveSessionDirectory, RedisPickupQueue, RelayRegistry } from '@mediator/redis'
+import type { LiveSessionDirectory, RedisPickupQueue, RelayProbe, RelayRegistry } from '@mediator/redis'
 import type { SocketCloseHandler } from '../inbound/job-processor.js'
 
 /**
  * Cleans up after wallets that went away: a closed socket (reported by its relay) and a dead relay
- * (its heartbeat expired without a goodbye) both end the live sessions that pointed there, and the
- * messages that were delivered but not confirmed become available again at once, so a wallet that
- * reconnects elsewhere gets them on its first pickup.
+ * (its heartbeat expired without a goodbye, and it does not answer the probe) both end the live
+ * sessions that pointed there, and the messages that were delivered but not confirmed become
+ * available again at once, so a wallet that reconnects elsewhere gets them on its first pickup.
  */
 export class SocketLifecycle implements SocketCloseHandler {
   private reaper?: NodeJS.Timeout
@@ -16,6 +16,8 @@ export class SocketLifecycle implements SocketCloseHandler {
     private readonly queue: RedisPickupQueue,
     private readonly registry: RelayRegistry,
     private readonly logger: Logger,
+    /** Asked before a relay whose heartbeat expired is declared dead (a late relay is not a dead one). */
+    private readonly probe?: RelayProbe,
   ) {}
 
   public async socketClosed(relayId: string, socketId: string, log: Logger): Promise<void> {
@@ -37,7 +39,7 @@ export class SocketLifecycle implements SocketCloseHandler {
   }
 
   public async reapDeadRelays(): Promise<string[]> {
-    const dead = await this.registry.pruneDead()
+    const dead = await this.registry.pruneDead(this.probe)
     for (const relayId of dead) {
       const removed = await this.directory.removeRelay(relayId)
       this.logger.warn({ relayId, removed }, 'relay declared dead, its live sessions dropped')
