@@ -76,8 +76,14 @@ export class WalletClient {
     this.packer = new EnvelopePacker(wallet.kms, this.peers)
   }
 
-  /** Connects and resolves once the mediator acknowledged live mode (its status message). */
+  /**
+   * Connects and resolves once the mediator acknowledged live mode (its status message). The first
+   * connect gives up after 60 s (a setup that does not work); a reconnect waits as long as its socket
+   * stays open, as Credo's mediation recipient does: it never times out its pickup request, so a wallet
+   * that reconnected while the mediator is busy adds no second request to the backlog.
+   */
   public async connect(): Promise<void> {
+    const first = this.liveRequestId === undefined
     const socket = new WebSocket(this.wsUrl, { perMessageDeflate: false, localAddress: this.options.localAddress, handshakeTimeout: 30_000 })
     this.socket = socket
     await new Promise<void>((resolve, reject) => {
@@ -99,10 +105,13 @@ export class WalletClient {
       '~transport': { return_route: 'all' },
     })
     let timer: NodeJS.Timeout | undefined
-    await Promise.race([
-      live,
-      new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`${this.wallet.label}: no live-mode status`)), 60_000))),
-    ]).finally(() => clearTimeout(timer))
+    const closed = new Promise((_, reject) => socket.once('close', () => reject(new Error(`${this.wallet.label}: socket closed before live mode`))))
+    // It also rejects when the socket closes long after live mode was on; nobody waits for it then.
+    closed.catch(() => undefined)
+    const timeout = new Promise((_, reject) => {
+      if (first) timer = setTimeout(() => reject(new Error(`${this.wallet.label}: no live-mode status`)), 60_000)
+    })
+    await Promise.race([live, closed, timeout]).finally(() => clearTimeout(timer))
     this.reconnects = 0
     if (this.ackTimer) return
     // Independent wallets do not confirm in step: a random phase keeps acks from arriving in bursts.
