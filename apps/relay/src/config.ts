@@ -47,6 +47,7 @@ export const relayEnvSchema = z.object({
   MAX_SEND_BYTES: envInt({ min: 1024, max: 64 * MiB }).optional(),
   SEND_BUFFER_LIMIT_BYTES: envInt({ min: 0 }).default(1 * MiB),
   MAX_SOCKETS: envInt({ min: 1 }).optional(),
+  MAX_PENDING_ADDS: envInt({ min: 1 }).default(2_000),
   HEARTBEAT_INTERVAL_MS: envInt({ min: 100 }).default(30_000),
   REGISTRY_HEARTBEAT_MS: envInt({ min: 100 }).default(5_000),
   RETURN_ROUTE_TIMEOUT_MS: envInt({ min: 100 }).default(10_000),
@@ -87,6 +88,8 @@ export interface RelayConfig {
   sendBufferLimitBytes: number
   /** WebSockets held at most; further upgrades get 503 (undefined: no limit). */
   maxSockets?: number
+  /** Upgrades get 503 while this many sockets wait on a job add (Redis slow, or a storm of new sockets). */
+  maxPendingAdds: number
   heartbeatIntervalMs: number
   registryHeartbeatMs: number
   returnRouteTimeoutMs: number
@@ -126,6 +129,7 @@ export function loadRelayConfig(env: Record<string, string | undefined> = proces
     maxSendBytes: e.MAX_SEND_BYTES ?? e.MAX_MESSAGE_BYTES,
     sendBufferLimitBytes: e.SEND_BUFFER_LIMIT_BYTES,
     ...(maxSockets !== undefined ? { maxSockets } : {}),
+    maxPendingAdds: e.MAX_PENDING_ADDS,
     heartbeatIntervalMs: e.HEARTBEAT_INTERVAL_MS,
     registryHeartbeatMs: e.REGISTRY_HEARTBEAT_MS,
     returnRouteTimeoutMs: e.RETURN_ROUTE_TIMEOUT_MS,

@@ -10,6 +10,7 @@ export type RejectReason =
   | 'redis_unavailable'
   | 'draining'
   | 'full'
+  | 'busy'
   | 'bad_upgrade'
   | 'protocol_error'
 

@@ -129,6 +129,13 @@ export class WsGateway {
       this.deps.metrics.rejected.inc({ transport: 'ws', reason: 'full' })
       return abortUpgrade(socket, 503, 'Service Unavailable', this.deps.config.retryAfterSeconds)
     }
+    // Shed load at the door: a socket accepted now would wait behind the adds in flight, and one whose
+    // add outlasts WS_ENQUEUE_RETRY_MS is closed with 1013, and its wallet comes back with two more jobs.
+    // In a reconnect storm that fed itself; refused, the wallet waits in its own backoff instead.
+    if (this.activePumps >= this.deps.config.maxPendingAdds) {
+      this.deps.metrics.rejected.inc({ transport: 'ws', reason: 'busy' })
+      return abortUpgrade(socket, 503, 'Service Unavailable', this.deps.config.retryAfterSeconds)
+    }
     // ws answers a malformed handshake (no key, wrong version, not GET) with 400 itself.
     this.wss.handleUpgrade(req, socket, head, (ws) => this.handleOpen(ws as RelaySocket, req))
   }

@@ -1,32 +1,12 @@
-import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { Redis } from 'ioredis'
 import { Queue } from 'bullmq'
 import { INBOUND_QUEUE_NAME } from '@mediator/contracts'
-import { connect, envelope, relayFixture, unusedPort } from './support.js'
+import { connect, envelope, relayFixture, startRedis, stopRedis, unusedPort } from './support.js'
 import type { RelayFixture } from './support.js'
 
 const DIDCOMM = { 'content-type': 'application/didcomm-envelope-enc' }
-
-/** A private redis-server this test may stop; the shared one is never touched. */
-async function startRedis(port: number): Promise<ChildProcess> {
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-    stdio: 'ignore',
-  })
-  const probe = new Redis(port, '127.0.0.1', { lazyConnect: true, retryStrategy: () => 50, maxRetriesPerRequest: null })
-  probe.on('error', () => undefined)
-  await probe.connect().catch(() => undefined)
-  await probe.ping()
-  probe.disconnect()
-  return child
-}
-
-async function stopRedis(child: ChildProcess): Promise<void> {
-  const exited = new Promise((resolve) => child.once('exit', resolve))
-  child.kill('SIGKILL')
-  await exited
-}
 
 describe('relay when Redis is down', () => {
   let f: RelayFixture

@@ -1,8 +1,9 @@
+import type { ChildProcess } from 'node:child_process'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { WebSocket } from 'ws'
 import { loadRelayConfig } from '../src/config.js'
 import { defaultMaxSockets, NON_SOCKET_FILES } from '../src/socket-capacity.js'
-import { connect, relayEnv, relayFixture, type RelayFixture, type TestRelay } from './support.js'
+import { connect, relayEnv, relayFixture, startRedis, stopRedis, unusedPort, type RelayFixture, type TestRelay } from './support.js'
 
 /** The upgrade's answer when the relay refuses it: status and Retry-After. */
 function refusedUpgrade(url: string): Promise<{ status: number; retryAfter?: string }> {
@@ -17,11 +18,13 @@ function refusedUpgrade(url: string): Promise<{ status: number; retryAfter?: str
   })
 }
 
-const fullRejections = async (r: TestRelay): Promise<number> => {
+const rejections = async (r: TestRelay, reason: string): Promise<number> => {
   const text = await (await r.internal('/metrics')).text()
-  const match = /^relay_messages_rejected_total\{[^}]*reason="full"[^}]*\} (\S+)$/m.exec(text)
+  const match = new RegExp(`^relay_messages_rejected_total\\{[^}]*reason="${reason}"[^}]*\\} (\\S+)$`, 'm').exec(text)
   return match ? Number(match[1]) : 0
 }
+const fullRejections = (r: TestRelay) => rejections(r, 'full')
+const busyRejections = (r: TestRelay) => rejections(r, 'busy')
 
 /**
  * A relay that accepts more sockets than it has open files fails everything that needs a file, for the
@@ -75,5 +78,56 @@ describe('the default MAX_SOCKETS', () => {
     expect(loadRelayConfig(relayEnv('p', 'redis://127.0.0.1:6379')).maxSockets).toBe(defaultMaxSockets())
     expect(loadRelayConfig(relayEnv('p', 'redis://127.0.0.1:6379', { MAX_SOCKETS: '7' })).maxSockets).toBe(7)
     expect(() => loadRelayConfig(relayEnv('p', 'redis://127.0.0.1:6379', { MAX_SOCKETS: '0' }))).toThrow(/MAX_SOCKETS/)
+  })
+})
+
+/**
+ * A relay whose job adds are slow (Redis starved in a reconnect storm) took every socket and closed
+ * those whose adds outlasted WS_ENQUEUE_RETRY_MS with 1013, and their wallets came back with two more
+ * jobs each: the storm fed itself (cluster benchmark, 20,000 wallets on two cores). It refuses new
+ * sockets while MAX_PENDING_ADDS sockets wait on an add.
+ */
+describe('a relay with MAX_PENDING_ADDS sockets waiting on Redis', () => {
+  let f: RelayFixture
+  let redis: ChildProcess | undefined
+
+  beforeAll(async () => {
+    f = await relayFixture('relay-busy')
+  })
+  afterAll(async () => {
+    if (redis) {
+      redis.kill('SIGCONT')
+      await stopRedis(redis)
+    }
+    await f.cleanup()
+  })
+
+  it('refuses upgrades with 503 until the adds in flight are done', async () => {
+    const port = await unusedPort()
+    redis = await startRedis(port)
+    const r = await f.start({
+      REDIS_URL: `redis://127.0.0.1:${port}`,
+      MAX_PENDING_ADDS: '2',
+      RETRY_AFTER_SECONDS: '2',
+      ENQUEUE_TIMEOUT_MS: '20000',
+      WS_ENQUEUE_RETRY_MS: '30000',
+    })
+    // Redis stops answering: every add now waits.
+    redis.kill('SIGSTOP')
+    const waiting = [await connect(r.wsUrl), await connect(r.wsUrl)]
+    expect(await refusedUpgrade(r.wsUrl)).toEqual({ status: 503, retryAfter: '2' })
+    expect(await busyRejections(r)).toBe(1)
+    for (const c of waiting) expect(c.ws.readyState).toBe(WebSocket.OPEN)
+
+    redis.kill('SIGCONT')
+    await expect
+      .poll(async () => {
+        const c = await connect(r.wsUrl).catch(() => undefined)
+        c?.ws.close()
+        return c !== undefined
+      }, { timeout: 10_000, interval: 200 })
+      .toBe(true)
+    for (const c of waiting) expect(c.ws.readyState).toBe(WebSocket.OPEN)
+    for (const c of waiting) c.ws.close()
   })
 })

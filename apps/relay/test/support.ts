@@ -3,6 +3,7 @@ import type { ChildProcess } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { Queue } from 'bullmq'
 import type { Job } from 'bullmq'
+import { Redis } from 'ioredis'
 import { WebSocket } from 'ws'
 import { vi } from 'vitest'
 import { INBOUND_QUEUE_NAME, RedisKeys, inboundJobSchema } from '@mediator/contracts'
@@ -195,3 +196,23 @@ export async function spawnRelay(env: Record<string, string>): Promise<RelayProc
   })
   return { child, exited, ...started }
 }
+
+/** A private redis-server this test may stop; the shared one is never touched. */
+export async function startRedis(port: number): Promise<ChildProcess> {
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    stdio: 'ignore',
+  })
+  const probe = new Redis(port, '127.0.0.1', { lazyConnect: true, retryStrategy: () => 50, maxRetriesPerRequest: null })
+  probe.on('error', () => undefined)
+  await probe.connect().catch(() => undefined)
+  await probe.ping()
+  probe.disconnect()
+  return child
+}
+
+export async function stopRedis(child: ChildProcess): Promise<void> {
+  const exited = new Promise((resolve) => child.once('exit', resolve))
+  child.kill('SIGKILL')
+  await exited
+}
+
