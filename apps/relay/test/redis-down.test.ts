@@ -1,6 +1,5 @@
 import type { ChildProcess } from 'node:child_process'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import { Redis } from 'ioredis'
 import { Queue } from 'bullmq'
 import { INBOUND_QUEUE_NAME } from '@mediator/contracts'
 import { connect, envelope, relayFixture, startRedis, stopRedis, unusedPort } from './support.js'
