@@ -25,6 +25,8 @@ export const ENV_CONTRACT: Record<Role, RoleContract> = {
       MAX_MESSAGE_BYTES: '4 MiB, the DIDComm message cap; chart value relay.maxMessageBytes',
       MAX_SEND_BYTES: 'defaults to MAX_MESSAGE_BYTES',
       SEND_BUFFER_LIMIT_BYTES: '1 MiB per socket before sends are refused as slow-consumer',
+      MAX_SOCKETS: 'the container\'s open-file limit less 1,000; memory limits a pod first (relay.extraEnv to cap it)',
+      MAX_PENDING_ADDS: '2,000 sockets waiting on a job add before upgrades get 503 (a reconnect storm)',
       HEARTBEAT_INTERVAL_MS: '30 s wallet pings; chart value relay.heartbeatIntervalMs',
       REGISTRY_HEARTBEAT_MS: '5 s registry refresh; chart value relay.registryHeartbeatMs (the heartbeat alert uses it)',
       RETURN_ROUTE_TIMEOUT_MS: '10 s, below Credo\'s HTTP timeout',

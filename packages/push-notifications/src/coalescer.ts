@@ -74,9 +74,15 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[3]))
 local taken = {}
 for _, cid in ipairs(due) do
-  redis.call('ZREM', KEYS[1], cid)
   if redis.call('SET', ARGV[1] .. cid, '1', 'NX', 'PX', ARGV[2]) then
+    redis.call('ZREM', KEYS[1], cid)
     taken[#taken + 1] = cid
+  else
+    -- Still the window the mark was made in (a new window removes the mark when it opens): its
+    -- end was rounded down to the millisecond. Due again when it really ends, not dropped.
+    local ttl = redis.call('PTTL', ARGV[1] .. cid)
+    if ttl < 1 then ttl = 1 end
+    redis.call('ZADD', KEYS[1], 'XX', string.format('%.0f', now + ttl), cid)
   end
 end
 return taken

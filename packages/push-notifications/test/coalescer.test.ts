@@ -66,6 +66,18 @@ describe('PushCoalescer', () => {
     expect(await a.takeDue()).toEqual([])
   })
 
+  it('keeps a wallet due when the sweep comes a moment before its window really ends', async () => {
+    const coalescer = new PushCoalescer(redis, space.prefix, 300)
+    expect(await coalescer.claim('conn-1')).toBe('send')
+    expect(await coalescer.claim('conn-1')).toBe('coalesced')
+    // The mark's time is the window's end rounded down to the millisecond; a sweep at that very
+    // millisecond finds the window still open. Made certain here by moving the mark into the past.
+    await redis.zadd(`${space.prefix}:push:due`, 'XX', 0, 'conn-1')
+    expect(await coalescer.takeDue()).toEqual([])
+    const taken = await until(() => coalescer.takeDue(), (t) => t.length > 0, 'the due wallet')
+    expect(taken).toEqual(['conn-1'])
+  })
+
   it('needs no trailing notification when nothing came after the first', async () => {
     const coalescer = new PushCoalescer(redis, space.prefix, 100)
     expect(await coalescer.claim('conn-1')).toBe('send')
