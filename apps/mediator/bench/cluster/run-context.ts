@@ -55,6 +55,36 @@ export async function deadLetterReasons(redisUrl: string, count: number): Promis
   }
 }
 
+/**
+ * Jobs the workers still have to do (waiting, prioritized, active; not delayed retries nor dead letters),
+ * or undefined when Redis does not answer.
+ */
+export async function inboundPending(redisUrl: string): Promise<number | undefined> {
+  const queue = new Queue(INBOUND_QUEUE_NAME, { connection: { url: redisUrl, maxRetriesPerRequest: 1, enableOfflineQueue: false }, prefix: new RedisKeys('bench').bullPrefix })
+  try {
+    return await Promise.race([queue.getJobCountByTypes('waiting', 'prioritized', 'active'), sleep(3_000).then(() => undefined)])
+  } catch {
+    return undefined
+  } finally {
+    await queue.close().catch(() => undefined)
+  }
+}
+
+/**
+ * Waits until the workers have nothing left to do: the wallets' confirmations of a step's deliveries
+ * come up to one confirmation interval after them, and their cost belongs to that step, not the next.
+ */
+export async function waitInboundIdle(redisUrl: string, confirmMs: number, deadline: number): Promise<boolean> {
+  await sleep(Math.min(confirmMs + 250, Math.max(0, deadline - Date.now())))
+  let idleReads = 0
+  while (Date.now() < deadline) {
+    idleReads = (await inboundPending(redisUrl)) === 0 ? idleReads + 1 : 0
+    if (idleReads >= 2) return true
+    await sleep(250)
+  }
+  return false
+}
+
 /** Dead letters so far: inbound jobs that ran out of attempts (BullMQ's failed set). */
 export async function deadLetters(redisUrl: string): Promise<number | undefined> {
   const queue = new Queue(INBOUND_QUEUE_NAME, { connection: { url: redisUrl, maxRetriesPerRequest: 1, enableOfflineQueue: false }, prefix: new RedisKeys('bench').bullPrefix })

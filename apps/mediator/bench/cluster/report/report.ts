@@ -84,10 +84,10 @@ export async function writeReport(dir: string, f: ClusterFigures): Promise<void>
       `A forward to ${d.sample_sent} sampled wallets: ${d.sample_delivered} delivered, p50 ${d.sample_p50_ms} ms, p99 ${d.sample_p99_ms} ms.`, '')
   }
   if (f.throughput) {
-    lines.push('## 2. Throughput', '', '| workers | offered/s | delivered/sent | lost | p50 | p95 | p99 | drained after | CPU ms/forward by role | Credo wallets: received/sent, p50 / p99 |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |')
+    lines.push('## 2. Throughput', '', '| workers | offered/s | delivered/sent | lost | p50 | p95 | p99 | drained after | idle after | CPU ms/forward by role | Credo wallets: received/sent, p50 / p99 |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |')
     for (const w of f.throughput.by_workers) {
       for (const s of w.steps) {
-        lines.push(`| ${w.workers} | ${s.rate} | ${s.delivered}/${s.sent} | ${s.lost} | ${s.p50_ms} | ${s.p95_ms} | ${s.p99_ms}${s.ok ? '' : ' (limit)'} | ${s.drain_s === null ? 'not drained' : `${s.drain_s} s`} | ${Object.entries(s.cpu_ms_per_forward).map(([k, v]) => `${k} ${v}`).join(', ')} | ${s.credo ? `${s.credo.received}/${s.credo.sent}, ${s.credo.p50_ms} / ${s.credo.p99_ms} ms` : 'n/a'} |`)
+        lines.push(`| ${w.workers} | ${s.rate} | ${s.delivered}/${s.sent} | ${s.lost} | ${s.p50_ms} | ${s.p95_ms} | ${s.p99_ms}${s.ok ? '' : ' (limit)'} | ${s.drain_s === null ? 'not drained' : `${s.drain_s} s`} | ${s.idle_s === null || s.idle_s === undefined ? 'n/a' : `${s.idle_s} s`} | ${Object.entries(s.cpu_ms_per_forward).map(([k, v]) => `${k} ${v}`).join(', ')} | ${s.credo ? `${s.credo.received}/${s.credo.sent}, ${s.credo.p50_ms} / ${s.credo.p99_ms} ms` : 'n/a'} |`)
       }
     }
     lines.push('', `Highest rate held (p99 <= 50 ms, nothing lost): ${f.throughput.by_workers.map((w) => `${w.max_held_per_s}/s with ${w.workers} worker(s)`).join(', ')}.`, '')

@@ -28,6 +28,11 @@ export interface RampStep {
    * DRAIN_LIMIT_MS, and the ramp stopped there, since later steps would measure this one's backlog).
    */
   drain_s: number | null
+  /**
+   * Seconds after the step's last send until the mediator had nothing left to do, the wallets'
+   * confirmations included (null: not measured, or not within DRAIN_LIMIT_MS; the ramp stopped there).
+   */
+  idle_s: number | null
   /** When the step's forwards were sent (epoch ms), for figures measured alongside. */
   from_ms: number
   to_ms: number
@@ -59,6 +64,11 @@ export async function ramp(options: {
   stepSeconds: number
   cpuOf: () => Record<string, number>
   log: (text: string) => void
+  /**
+   * Resolves once the mediator has nothing left to do for the step (the wallets' confirmations
+   * included), by the deadline given; without it a step ends when its deliveries arrived.
+   */
+  waitIdle?: (deadline: number) => Promise<boolean>
   /** Stop at the first failed step whatever its rate (a baseline that cannot reach 1,000/s). */
   stopAtFirstFailure?: boolean
 }): Promise<RampStep[]> {
@@ -75,9 +85,13 @@ export async function ramp(options: {
     const to = epochMs()
     // Each step starts on an empty backlog: what a step left behind arrives (and is counted) in that
     // step, so a later step's latencies are its own.
+    const deadline = Date.now() + DRAIN_LIMIT_MS
     await waitDelivered(ledger, from, to, DRAIN_LIMIT_MS)
     const drained = ledger.allDelivered(from, to)
     const drainS = drained ? round((epochMs() - to) / 1000, 1) : null
+    // The CPU of confirming this step's deliveries is this step's, not the next one's.
+    const idle = drained && options.waitIdle ? await options.waitIdle(deadline) : drained
+    const idleS = options.waitIdle && idle ? round((epochMs() - to) / 1000, 1) : null
     const cpuAfter = { ...options.cpuOf(), harness: self() }
     const outcome = ledger.outcome(from, to)
     const latencies = ledger.latencies(from, to)
@@ -96,6 +110,7 @@ export async function ramp(options: {
       ),
       ok: false,
       drain_s: drainS,
+      idle_s: idleS,
       from_ms: Math.round(from),
       to_ms: Math.round(to),
     }
@@ -103,9 +118,9 @@ export async function ramp(options: {
     steps.push(step)
     log(
       `${options.label} ${rate}/s: ${step.delivered}/${step.sent} delivered, lost ${step.lost}, p50 ${step.p50_ms} p95 ${step.p95_ms} p99 ${step.p99_ms} ms ` +
-        `drain ${drainS ?? 'not done'} s ${step.ok ? 'OK' : 'LIMIT'} cpu/fwd ${JSON.stringify(step.cpu_ms_per_forward)}`,
+        `drain ${drainS ?? 'not done'} s${options.waitIdle ? ` idle ${idleS ?? 'not reached'} s` : ''} ${step.ok ? 'OK' : 'LIMIT'} cpu/fwd ${JSON.stringify(step.cpu_ms_per_forward)}`,
     )
-    if (!step.ok && (rate >= 1000 || options.stopAtFirstFailure || !drained)) break
+    if (!idle || (!step.ok && (rate >= 1000 || options.stopAtFirstFailure))) break
     await sleep(2_000)
   }
   return steps

@@ -1,7 +1,7 @@
 import { cpuMs } from '../../support/proc-stat.js'
 import { maxHeld, ramp, rampRates, type RampStep } from './ramp.js'
 import { CredoAlongside, type CredoFigures } from '../credo-alongside.js'
-import type { RunContext } from '../run-context.js'
+import { waitInboundIdle, type RunContext } from '../run-context.js'
 
 const CREDO_WALLETS = 3
 const COUNTERS = ['mediator_forwards_total', 'mediator_live_deliveries_total', 'mediator_order_held_total', 'mediator_order_hold_expired_total', 'mediator_pickup_fast_total', 'mediator_dead_letters_total']
@@ -29,6 +29,8 @@ export async function throughput(ctx: RunContext): Promise<ThroughputResult> {
     for (let i = workers; i < topology.workers.length; i++) await topology.stopWorker(i)
     for (let i = 0; i < workers; i++) if (!topology.workers[i]?.proc) await topology.startWorker(i)
     log(`throughput: ${topology.runningWorkers()} worker(s)`)
+    // What came before (wallets going live, the previous ramp's confirmations) is not this ramp's cost.
+    if (!(await waitInboundIdle(topology.redis.url, args.ackMs, Date.now() + 120_000))) log('throughput: the inbound queue did not empty in 120 s; measuring anyway')
     const countersBefore = await topology.workerCounters(COUNTERS)
     const steps = await ramp({
       label: `cluster/${workers}w`,
@@ -40,6 +42,7 @@ export async function throughput(ctx: RunContext): Promise<ThroughputResult> {
       stepSeconds: args.duration,
       cpuOf: () => ({ ...topology.readCpu(), load: ctx.load.pids.reduce((sum, pid) => sum + cpuMs(pid), 0) }),
       log,
+      waitIdle: (deadline) => waitInboundIdle(topology.redis.url, args.ackMs, deadline),
     })
     const countersAfter = await topology.workerCounters(COUNTERS)
     const counters = Object.fromEntries(Object.entries(countersAfter).map(([k, v]) => [k, v - (countersBefore[k] ?? 0)]).filter(([, v]) => v !== 0))
