@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { DidCommMediatorPickupStrategy, DidCommTrustPingMessage, DidCommMessageSender, DidCommOutboundMessageContext } from '@credo-ts/didcomm'
+import { DidCommDidExchangeState, DidCommMediatorPickupStrategy, DidCommTrustPingMessage, DidCommMessageSender, DidCommOutboundMessageContext } from '@credo-ts/didcomm'
 import { useClusterScenario } from '../support/cluster-scenario.js'
 import { startSender, startWallet, type TestWallet } from '../support/agents.js'
 import { waitUntil } from '../support/wait.js'
@@ -34,6 +34,12 @@ describe('implicit pickup', () => {
     const connection = await sender.connectTo(wallet)
     await sender.agent.didcomm.basicMessages.sendMessage(connection.id, 'live')
     await wallet.inbox.waitFor(['live']).catch(failWithLogs)
+    // The sender is connected once it has the wallet's response; its DID exchange `complete` may still
+    // be on its way to the wallet. Arriving after the wallet left, it would be one more queued message.
+    await waitUntil('the wallet to have the sender\'s DID exchange complete', async () => {
+      const [mine] = await wallet.agent.didcomm.connections.findAllByQuery({ did: connection.theirDid })
+      return mine?.state === DidCommDidExchangeState.Completed
+    }).catch(failWithLogs)
 
     await wallet.goOffline()
     await waitUntil('the session to end', async () => (await probe.liveSessions()).length === 0, { explain: () => probe.describe() })
