@@ -295,6 +295,7 @@ export async function buildMediatorWorker(config: MediatorConfig, logger: Logger
         liveSessions: sessionService,
         pickupUsers: implicitPickup,
         registry: metrics.registry,
+        directory,
       })
     : undefined
   const forwardFast = config.FAST_FORWARD

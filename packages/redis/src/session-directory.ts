@@ -5,6 +5,7 @@ import {
   registerScript,
   removeRelayBatchScript,
   removeSocketScript,
+  socketSessionsScript,
   touchScript,
   unregisterScript,
 } from './lua/session-directory-scripts.js'
@@ -72,6 +73,7 @@ const commands = {
   touch: { name: 'mediatorSessionTouch', keys: 1, lua: touchScript },
   removeSocket: { name: 'mediatorSessionRemoveSocket', keys: 2, lua: removeSocketScript },
   removeRelayBatch: { name: 'mediatorSessionRemoveRelayBatch', keys: 1, lua: removeRelayBatchScript },
+  socketSessions: { name: 'mediatorSessionSocketSessions', keys: 1, lua: socketSessionsScript },
 } as const
 type CommandKey = keyof typeof commands
 
@@ -139,6 +141,27 @@ export class LiveSessionDirectory {
       const entry = parseStoredLiveSessionEntry(hash as Record<string, string>)
       if (entry) found.set(connectionIds[index] as string, entry)
     })
+    return found
+  }
+
+  /**
+   * The live sessions registered on this socket (usually one: a wallet's connection), in one round
+   * trip: what lets a message arriving on a live socket be attributed to its connection without a
+   * storage lookup. Entries that do not parse are left out.
+   */
+  public async sessionsOnSocket(relayId: string, socketId: string): Promise<Map<string, LiveSessionEntry>> {
+    const reply = (await this.command(this.redis, 'socketSessions')(
+      this.keys.socket(nonEmpty(relayId), nonEmpty(socketId)),
+      this.keys.entryPrefix,
+    )) as Array<string | string[]>
+    const found = new Map<string, LiveSessionEntry>()
+    for (let i = 0; i + 1 < reply.length; i += 2) {
+      const fields = reply[i + 1] as string[]
+      const hash: Record<string, string> = {}
+      for (let f = 0; f + 1 < fields.length; f += 2) hash[fields[f] as string] = fields[f + 1] as string
+      const entry = parseStoredLiveSessionEntry(hash)
+      if (entry) found.set(reply[i] as string, entry)
+    }
     return found
   }
 

@@ -104,6 +104,27 @@ describe('LiveSessionDirectory', () => {
     expect((await directory.lookupMany([])).size).toBe(0)
   })
 
+  it('lists the sessions still registered on a socket, and only those', async () => {
+    const keys = { recipientKeys: ['8HH5gYEeNc3z7PYXmd54d4x6qAfCNrqQqEB3nS7Zfu7K'], senderKey: 'abc', senderKeyId: 'k1' }
+    await directory.register('c1', entry('relay-1', 's1', 1, { keys }))
+    await directory.register('c2', entry('relay-1', 's1', 2))
+    await directory.register('c3', entry('relay-1', 's2', 3))
+    // The same socket id on another relay is another socket.
+    await directory.register('c4', entry('relay-2', 's1', 4))
+    expect(await directory.sessionsOnSocket('relay-1', 's1')).toEqual(
+      new Map([
+        ['c1', entry('relay-1', 's1', 1, { keys })],
+        ['c2', entry('relay-1', 's1', 2)],
+      ]),
+    )
+    // c2 moved to a newer socket: it is no longer s1's.
+    await directory.register('c2', entry('relay-1', 's3', 5))
+    expect([...(await directory.sessionsOnSocket('relay-1', 's1')).keys()]).toEqual(['c1'])
+    await directory.removeSocket('relay-1', 's1')
+    expect((await directory.sessionsOnSocket('relay-1', 's1')).size).toBe(0)
+    expect((await directory.sessionsOnSocket('relay-9', 'nothing')).size).toBe(0)
+  })
+
   it('removeSocket drops exactly the entries still on that socket', async () => {
     // One socket can carry several connections (a wallet with several mediations).
     await directory.register('c1', entry('relay-1', 's1', 1))

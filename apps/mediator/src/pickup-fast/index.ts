@@ -9,10 +9,13 @@ import { OurKeys, type OurKeysOptions } from './our-keys.js'
 import type { LiveSessionStarter } from '../pickup/cluster-pickup-session-service.js'
 import type { PickupUsers } from '../pickup/implicit-pickup.js'
 import { PickupShortcut } from './pickup-shortcut.js'
+import { SessionTrust, SocketSessions, type SessionTrustOptions } from './socket-sessions.js'
+import type { LiveSessionDirectory } from '@mediator/redis'
 
 export { CreatedDidCache, CachingDidCommDocumentService, registerCachingDocumentService, type CreatedDid, type CreatedDidCacheOptions } from './created-did-cache.js'
 export { ConnectionsByKeys, type KeyedConnection, type ConnectionsByKeysOptions } from './connections-by-keys.js'
 export { OurKeys, type OurKey, type OurKeysOptions } from './our-keys.js'
+export { SessionTrust, SocketSessions, didDigest, type SessionTrustOptions, type SocketSession } from './socket-sessions.js'
 export {
   PickupShortcut,
   StatusReplyUndeliverableError,
@@ -50,6 +53,12 @@ export interface PickupFastPathOptions {
   peers?: PeerKeyCache
   ourKeys?: OurKeysOptions
   connections?: ConnectionsByKeysOptions
+  /**
+   * The live-session directory: a message on a live socket is then attributed to the connection the
+   * socket went live for, without storage lookups (pickup-fast/socket-sessions.ts).
+   */
+  directory?: Pick<LiveSessionDirectory, 'sessionsOnSocket'>
+  sessionTrust?: SessionTrustOptions
 }
 
 /**
@@ -64,11 +73,13 @@ export function createPickupFastPath(options: PickupFastPathOptions): {
   const ourKeys = new OurKeys(ctx, options.ourKeys)
   const connections = new ConnectionsByKeys(ctx, options.connections)
   const peers = options.peers ?? new PeerKeyCache()
+  const trust = new SessionTrust(options.sessionTrust)
+  const socketSessions = options.directory ? new SocketSessions(options.directory, trust) : undefined
   const counter = options.registry
     ? new Counter({
         name: 'mediator_pickup_fast_total',
-        help: 'Pickup v2 messages-received and live-delivery-change handled by the fast path (the rest go through Credo)',
-        labelNames: ['message'],
+        help: 'Pickup v2 messages-received and live-delivery-change handled by the fast path (the rest go through Credo), by how the connection was found (socket: the live session of the socket it came on; lookup: from the keys)',
+        labelNames: ['message', 'attributed'],
         registers: [options.registry],
       })
     : undefined
@@ -77,6 +88,7 @@ export function createPickupFastPath(options: PickupFastPathOptions): {
     kms: options.kms,
     ourKeys,
     connections,
+    socketSessions,
     peers,
     packer: new EnvelopePacker(options.kms, peers),
     queue: options.queue,
@@ -84,7 +96,7 @@ export function createPickupFastPath(options: PickupFastPathOptions): {
     socketCloseHandler: options.socketCloseHandler,
     liveSessions: options.liveSessions,
     pickupUsers: options.pickupUsers,
-    onHandled: counter ? (kind) => counter.inc({ message: kind }) : undefined,
+    onHandled: counter ? (kind, attributed) => counter.inc({ message: kind, attributed }) : undefined,
   })
-  return { shortcut, caches: [ourKeys, connections] }
+  return { shortcut, caches: [ourKeys, connections, trust] }
 }

@@ -9,6 +9,7 @@ import { ENVELOPE_ENC, isEnvelope, readProtectedHeader } from '../forward/envelo
 import { isDecryptionFailure, openEnvelopeBody, openSenderKey, type EnvelopePacker, type PeerKeyCache } from '../forward/envelope-crypto.js'
 import type { ConnectionsByKeys } from './connections-by-keys.js'
 import type { OurKeys } from './our-keys.js'
+import { didDigest, type SocketSession, type SocketSessions } from './socket-sessions.js'
 import type { LiveSessionStarter } from '../pickup/cluster-pickup-session-service.js'
 import type { PickupUsers } from '../pickup/implicit-pickup.js'
 import { readFastPickupRequest, statusMessageJson, type FastPickupRequest } from './pickup-messages.js'
@@ -42,6 +43,11 @@ export interface PickupShortcutDeps {
   kms: Pick<Kms.KeyManagementService, 'decrypt'>
   ourKeys: OurKeys
   connections: ConnectionsByKeys
+  /**
+   * The live sessions on the socket a message came on: without it (or without a trusted one) every
+   * message is attributed through OurKeys and ConnectionsByKeys.
+   */
+  socketSessions?: SocketSessions
   peers: PeerKeyCache
   packer: EnvelopePacker
   /** The queue Credo uses (removeMessages, getAvailableMessageCount). */
@@ -51,7 +57,8 @@ export interface PickupShortcutDeps {
   /** Without it, live-delivery-change is left to Credo. */
   liveSessions?: LiveSessionStarter
   pickupUsers?: PickupUsers
-  onHandled?: (kind: FastPickupRequest['kind']) => void
+  /** `attributed`: found from the socket's live session, or looked up from the keys. */
+  onHandled?: (kind: FastPickupRequest['kind'], attributed: 'socket' | 'lookup') => void
 }
 
 /**
@@ -84,7 +91,11 @@ export class PickupShortcut implements InboundShortcut {
     if (job.transport === 'http' && !job.replyExpected) return skip('no-reply-channel')
 
     const { agentContext, kms } = this.deps
-    const ourKey = await this.deps.ourKeys.find(recipient.header.kid)
+    const kid = recipient.header.kid
+    // A live socket's own messages (confirmations, above all) belong to the connection it went live
+    // for: one Redis read instead of the storage lookups of a cold key.
+    const onSocket = job.transport === 'ws' ? await this.deps.socketSessions?.find(job.relayId, job.socketId, kid) : undefined
+    const ourKey = onSocket ? { keyId: onSocket.ourKeyId } : await this.deps.ourKeys.find(kid)
     if (!ourKey) return skip('not-our-key')
     let theirKey: string
     let plaintext: unknown
@@ -104,12 +115,12 @@ export class PickupShortcut implements InboundShortcut {
     const { liveSessions } = this.deps
     // Credo ignores live mode over HTTP (nothing to push on) and still answers: left to it.
     if (request.kind === 'live-mode-on' && (!liveSessions || job.transport !== 'ws')) return skip('live-mode-not-on-socket')
-    const connection = await this.deps.connections.find(theirKey, recipient.header.kid)
-    if (!connection) return skip('no-connection')
+    const attributed = attributeTo(onSocket, theirKey) ?? (await this.lookUp(theirKey, kid))
+    if (!attributed) return skip('no-connection')
 
     // From here on it is accepted: Credo's handler, then its status reply on the session.
     const { queue } = this.deps
-    const connectionId = connection.connectionId
+    const { connectionId, checkedDids } = attributed
     const connectionLog = log.child({ connectionId })
     this.deps.pickupUsers?.markPickupUser(connectionId)
     let registering: Promise<void> | undefined
@@ -119,24 +130,38 @@ export class PickupShortcut implements InboundShortcut {
       if (request.messageIds.length > 0) await queue.removeMessages(agentContext, { connectionId, messageIds: request.messageIds })
     } else if (liveSessions) {
       // As Credo's processLiveDeliveryChange: the session is saved, and the count read, at the same time.
-      const keys = { recipientKeys: [theirKey], senderKey: recipient.header.kid, senderKeyId: ourKey.keyId }
+      const keys = {
+        recipientKeys: [theirKey],
+        senderKey: kid,
+        senderKeyId: ourKey.keyId,
+        ...(checkedDids.length > 0 ? { checkedDids } : {}),
+      }
       const socket = { relayId: job.relayId, socketId: job.socketId, receivedAt: job.receivedAt }
       registering = liveSessions.startLiveSession(agentContext, connectionId, socket, keys, connectionLog)
       // Awaited below; a rejection meanwhile must not go unhandled.
       registering.catch(() => undefined)
     }
     try {
-      const sender = { publicKey: recipient.header.kid, keyId: ourKey.keyId }
-      return await this.answer(job, request, connectionId, theirKey, sender, registering, connectionLog)
+      const sender = { publicKey: kid, keyId: ourKey.keyId }
+      const via = onSocket && attributed === onSocket ? 'socket' : 'lookup'
+      return await this.answer(job, { request, via }, connectionId, theirKey, sender, registering, connectionLog)
     } finally {
       // The job completes only once the session is saved (what Credo's path waits for in BackgroundWrites).
       await registering
     }
   }
 
+  /** The ready connection of the two keys, as Credo's findByKeys finds it (cached). */
+  private async lookUp(theirKey: string, ourKid: string): Promise<{ connectionId: string; checkedDids: string[] } | undefined> {
+    const connection = await this.deps.connections.find(theirKey, ourKid)
+    if (!connection) return undefined
+    const dids = [connection.ourDid, connection.theirDid].filter((d): d is string => d !== undefined)
+    return { connectionId: connection.connectionId, checkedDids: dids.map(didDigest) }
+  }
+
   private async answer(
     job: InboundMessageJob,
-    request: FastPickupRequest,
+    { request, via }: { request: FastPickupRequest; via: 'socket' | 'lookup' },
     connectionId: string,
     theirKey: string,
     sender: { publicKey: string; keyId: string },
@@ -148,9 +173,9 @@ export class PickupShortcut implements InboundShortcut {
     const status = statusMessageJson(request.id, messageCount, request.kind === 'live-mode-on' ? { liveDelivery: true } : {})
     const packed = await this.deps.packer.pack(agentContext, status, { recipientKeys: [theirKey], sender })
     const result = await this.deps.relay.send(job.relayId, job.socketId, JSON.stringify(packed))
-    this.deps.onHandled?.(request.kind)
+    this.deps.onHandled?.(request.kind, via)
     if (result.outcome === 'written') {
-      log.debug({ request: request.kind, messageCount }, 'pickup request handled (fast path)')
+      log.debug({ request: request.kind, messageCount, attributed: via }, 'pickup request handled (fast path)')
       return 'answered'
     }
     if (result.outcome === 'gone') {
@@ -166,4 +191,9 @@ export class PickupShortcut implements InboundShortcut {
     if (job.replyExpected) await this.deps.relay.disconnect(job.relayId, job.socketId)
     throw new StatusReplyUndeliverableError(result)
   }
+}
+
+/** The socket's session stands for the message only if the envelope's sender is the wallet it was checked with. */
+function attributeTo(onSocket: SocketSession | undefined, theirKey: string): SocketSession | undefined {
+  return onSocket && onSocket.theirKey === theirKey ? onSocket : undefined
 }

@@ -20,6 +20,12 @@ export const liveSessionKeysSchema = z.object({
    * confirm), `implicit` for a wallet that only keeps a return-route socket (the envelopes as they are).
    */
   delivery: z.literal('implicit').optional(),
+  /**
+   * Digests of the DIDs (ours, the wallet's) of the connection these keys were found to belong to,
+   * written by the pickup fast path: later messages on the socket are then attributed to the
+   * connection without a storage lookup (pickup-fast/socket-sessions.ts).
+   */
+  checkedDids: z.array(z.string().min(1).max(64)).min(1).max(2).optional(),
 })
 export type LiveSessionKeys = z.infer<typeof liveSessionKeysSchema>
 

@@ -11,7 +11,7 @@ import { JobProcessor, type InboundShortcut, type ShortcutResult } from '../../s
 import { isTransientError } from '../../src/inbound/error-classification.js'
 import type { ForwardInvalidation } from '../../src/forward/index.js'
 import { MediatorMetrics } from '../../src/metrics.js'
-import { createPickupFastPath } from '../../src/pickup-fast/index.js'
+import { createPickupFastPath, didDigest } from '../../src/pickup-fast/index.js'
 import { inboundJob, silentLogger, startInvalidation, startPairedAgents, walletPacked, withRelayStatus, type PairedAgents } from './support.js'
 
 const PICKUP = 'https://didcomm.org/messagepickup/2.0'
@@ -25,6 +25,11 @@ interface Run {
   delivered: number
   /** The wallet's directory entry afterwards, without the fields that differ per job. */
   session?: { socketIsThisJobs: boolean; transport: string; registeredBy?: string; keys: unknown }
+  /**
+   * What only the fast path adds to the entry's keys: the digests of the DIDs it found the connection
+   * with, which let later messages on the socket skip the lookup (socket-sessions.test.ts).
+   */
+  checkedDids?: unknown
   socketClosed: boolean
   pickupUserMarked: boolean
 }
@@ -136,8 +141,9 @@ describe('live-delivery-change fast path against the Credo path', () => {
         socketIsThisJobs: entry.socketId === j.socketId && entry.relayId === j.relayId,
         transport: entry.transport,
         registeredBy: entry.registeredBy,
-        keys: entry.keys,
+        keys: withoutCheckedDids(entry.keys),
       },
+      checkedDids: (entry?.keys as { checkedDids?: unknown } | undefined)?.checkedDids,
       socketClosed: closedSockets.includes(j.socketId),
       // Sent on the same Redis connection before the answer, so it has landed by now (on both paths).
       pickupUserMarked: (await p.redis.exists(pickupUserKey())) === 1,
@@ -149,7 +155,7 @@ describe('live-delivery-change fast path against the Credo path', () => {
     const fast = await run(fastProcessor, await makeEnvelope(), transport)
     await setup()
     const credo = await run(credoProcessor, await makeEnvelope(), transport)
-    expect({ ...fast, fast: undefined }).toEqual({ ...credo, fast: undefined })
+    expect({ ...fast, fast: undefined, checkedDids: undefined }).toEqual({ ...credo, fast: undefined })
     return fast
   }
 
@@ -167,6 +173,8 @@ describe('live-delivery-change fast path against the Credo path', () => {
       keys: { recipientKeys: [p.walletKey], senderKey: p.mediatorKey, senderKeyId: expect.any(String) },
     })
     expect(result.pickupUserMarked).toBe(true)
+    const connection = await p.mediator.didcomm.connections.getById(p.connectionId)
+    expect(result.checkedDids).toEqual([didDigest(connection.did ?? "?"), didDigest(connection.theirDid ?? "?")])
   })
 
   it('pushes what waited, and again what an earlier socket got without confirming it', async () => {
@@ -221,3 +229,8 @@ describe('live-delivery-change fast path against the Credo path', () => {
   })
 })
 
+function withoutCheckedDids(keys: unknown): unknown {
+  if (typeof keys !== 'object' || keys === null) return keys
+  const { checkedDids: _checked, ...rest } = keys as Record<string, unknown>
+  return rest
+}

@@ -123,3 +123,20 @@ for _, sock_key in ipairs(sockets) do
 end
 return {removed, redis.call('SCARD', relay_key)}
 `
+
+/**
+ * KEYS[1] socket index. ARGV[1] entry key prefix.
+ * Returns, flat, connectionId and the entry's fields (HGETALL) for every entry that still points at
+ * the socket. Read only.
+ */
+export const socketSessionsScript = `
+local found = {}
+for _, cid in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  local conn_key = ARGV[1] .. cid
+  if redis.call('HGET', conn_key, 'sockKey') == KEYS[1] then
+    found[#found + 1] = cid
+    found[#found + 1] = redis.call('HGETALL', conn_key)
+  end
+end
+return found
+`
