@@ -1,18 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { randomUUID } from 'node:crypto'
 import { DidCommEnvelopeService, DidCommLiveDeliveryChangeV2Message, type DidCommEncryptedMessage } from '@credo-ts/didcomm'
-import { LiveSessionDirectory } from '@mediator/redis'
-import { ClusterModule } from '../../src/agent/cluster-module.js'
-import { BackgroundWrites } from '../../src/pickup/background-writes.js'
-import { ClusterPickupSessionService } from '../../src/pickup/cluster-pickup-session-service.js'
+import type { LiveSessionDirectory } from '@mediator/redis'
+import type { BackgroundWrites } from '../../src/pickup/background-writes.js'
 import { ImplicitPickup } from '../../src/pickup/implicit-pickup.js'
-import { LiveDelivery } from '../../src/pickup/live-delivery.js'
 import { JobProcessor, type InboundShortcut, type ShortcutResult } from '../../src/inbound/job-processor.js'
 import { isTransientError } from '../../src/inbound/error-classification.js'
 import type { ForwardInvalidation } from '../../src/forward/index.js'
-import { MediatorMetrics } from '../../src/metrics.js'
 import { createPickupFastPath, didDigest } from '../../src/pickup-fast/index.js'
-import { inboundJob, silentLogger, startInvalidation, startPairedAgents, walletPacked, withRelayStatus, type PairedAgents } from './support.js'
+import { inboundJob, silentLogger, startInvalidation, startPairedAgentsWithLiveSessions, walletPacked, withRelayStatus, type PairedAgents } from './support.js'
 
 const PICKUP = 'https://didcomm.org/messagepickup/2.0'
 
@@ -50,19 +46,12 @@ describe('live-delivery-change fast path against the Credo path', () => {
   const pickupUserKey = () => `${p.redisPrefix}:implicit:pickup-user:${p.connectionId}`
 
   beforeAll(async () => {
-    let sessions: ClusterPickupSessionService | undefined
-    // One collection for the session service and the job processors, as in the worker: a job waits for the session's writes.
-    const writes = new BackgroundWrites()
-    p = await startPairedAgents('live_mode_equiv', ({ redis, keys, queue, relayClient }) => {
-      directory = new LiveSessionDirectory({ redis, prefix: keys })
-      const liveDelivery = new LiveDelivery({ directory, queue, relay: relayClient, metrics: new MediatorMetrics() })
-      sessions = new ClusterPickupSessionService(directory, liveDelivery, writes, 'worker-under-test', silentLogger)
-      return { cluster: new ClusterModule(sessions) }
-    })
-    if (!sessions) throw new Error('session service not built')
+    const started = await startPairedAgentsWithLiveSessions('live_mode_equiv')
+    ;({ p, directory } = started)
+    const { sessions, writes } = started
     const socketCloseHandler = { socketClosed: async (_relayId: string, socketId: string) => void closedSockets.push(socketId) }
     const implicit = (backgroundWrites: BackgroundWrites) =>
-      new ImplicitPickup({ redis: p.redis, redisPrefix: p.redisPrefix, liveSessions: sessions!, backgroundWrites, logger: silentLogger })
+      new ImplicitPickup({ redis: p.redis, redisPrefix: p.redisPrefix, liveSessions: sessions, backgroundWrites, logger: silentLogger })
     // Credo's path marks pickup wallets from its message-processed event; the fast path is told directly.
     implicit(writes).attach(p.mediator)
     const fastPath = createPickupFastPath({

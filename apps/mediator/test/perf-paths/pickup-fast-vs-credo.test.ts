@@ -13,7 +13,7 @@ import { JobProcessor, type InboundShortcut, type ShortcutResult } from '../../s
 import { isTransientError } from '../../src/inbound/error-classification.js'
 import type { ForwardInvalidation } from '../../src/forward/index.js'
 import { createPickupFastPath } from '../../src/pickup-fast/index.js'
-import { inboundJob, silentLogger, startInvalidation, startPairedAgents, walletPacked, withRelayStatus, type PairedAgents } from './support.js'
+import { deliverThree as deliverThreeTo, inboundJob, silentLogger, startInvalidation, startPairedAgents, walletPacked, withRelayStatus, type PairedAgents } from './support.js'
 
 const PICKUP = 'https://didcomm.org/messagepickup/2.0'
 
@@ -59,15 +59,7 @@ describe('messages-received fast path against the Credo path', () => {
 
   const job = (payload: string, transport: 'ws' | 'http' = 'ws', replyExpected = transport === 'http') => inboundJob(p, payload, transport, replyExpected)
 
-  /** Three messages queued for the wallet and delivered (in flight, unconfirmed); their ids. */
-  async function deliverThree(): Promise<string[]> {
-    const ctx = p.mediator.context
-    await p.queue.deleteConnection(p.connectionId)
-    for (let i = 0; i < 3; i++) {
-      await p.queue.addMessage(ctx, { connectionId: p.connectionId, recipientDids: [], payload: { protected: 'e30', iv: `iv${i}`, ciphertext: 'c', tag: 't' } })
-    }
-    return (await p.queue.takeFromQueue(ctx, { connectionId: p.connectionId, limit: 3 })).map((m) => m.id)
-  }
+  const deliverThree = () => deliverThreeTo(p)
 
   /** What a Credo wallet sends (its own class and envelope service). */
   async function credoPacked(messageIds: string[], id: string): Promise<DidCommEncryptedMessage> {

@@ -7,16 +7,11 @@ import {
   DidCommMessagesReceivedV2Message,
   type DidCommEncryptedMessage,
 } from '@credo-ts/didcomm'
-import { LiveSessionDirectory } from '@mediator/redis'
-import { ClusterModule } from '../../src/agent/cluster-module.js'
-import { BackgroundWrites } from '../../src/pickup/background-writes.js'
-import { ClusterPickupSessionService } from '../../src/pickup/cluster-pickup-session-service.js'
-import { LiveDelivery } from '../../src/pickup/live-delivery.js'
+import type { LiveSessionDirectory } from '@mediator/redis'
 import { JobProcessor } from '../../src/inbound/job-processor.js'
 import type { ForwardInvalidation } from '../../src/forward/index.js'
-import { MediatorMetrics } from '../../src/metrics.js'
 import { createPickupFastPath, didDigest, SessionTrust } from '../../src/pickup-fast/index.js'
-import { inboundJob, silentLogger, startInvalidation, startPairedAgents, type PairedAgents } from './support.js'
+import { deliverThree as deliverThreeTo, inboundJob, silentLogger, startInvalidation, startPairedAgentsWithLiveSessions, type PairedAgents } from './support.js'
 
 const PICKUP = 'https://didcomm.org/messagepickup/2.0'
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -98,15 +93,9 @@ describe('messages on a live socket attributed by its session', () => {
   const registry = new Registry()
 
   beforeAll(async () => {
-    let sessions: ClusterPickupSessionService | undefined
-    const writes = new BackgroundWrites()
-    p = await startPairedAgents('socket_sessions', ({ redis, keys, queue, relayClient }) => {
-      directory = new LiveSessionDirectory({ redis, prefix: keys })
-      const liveDelivery = new LiveDelivery({ directory, queue, relay: relayClient, metrics: new MediatorMetrics() })
-      sessions = new ClusterPickupSessionService(directory, liveDelivery, writes, 'worker-under-test', silentLogger)
-      return { cluster: new ClusterModule(sessions) }
-    })
-    if (!sessions) throw new Error('session service not built')
+    const started = await startPairedAgentsWithLiveSessions('socket_sessions')
+    ;({ p, directory } = started)
+    const { sessions, writes } = started
     const socketCloseHandler = { socketClosed: async () => undefined }
     // The relay's clock is this process's here: no skew to allow for.
     const fastPath = createPickupFastPath({
@@ -172,15 +161,7 @@ describe('messages on a live socket attributed by its session', () => {
     await onSocket(fastProcessor, socketId, await packed(new DidCommLiveDeliveryChangeV2Message({ liveDelivery: true })))
   }
 
-  /** Three messages delivered to the wallet and not yet confirmed; their ids. */
-  async function deliverThree(): Promise<string[]> {
-    const ctx = p.mediator.context
-    await p.queue.deleteConnection(p.connectionId)
-    for (let i = 0; i < 3; i++) {
-      await p.queue.addMessage(ctx, { connectionId: p.connectionId, recipientDids: [], payload: { protected: 'e30', iv: `iv${i}`, ciphertext: 'c', tag: 't' } })
-    }
-    return (await p.queue.takeFromQueue(ctx, { connectionId: p.connectionId, limit: 3 })).map((m) => m.id)
-  }
+  const deliverThree = () => deliverThreeTo(p)
 
   async function confirm(processor: JobProcessor, socketId: string, ids: string[], id = randomUUID()): Promise<unknown[]> {
     return onSocket(processor, socketId, await packed(new DidCommMessagesReceivedV2Message({ messageIdList: ids, id })))

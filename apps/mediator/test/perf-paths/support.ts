@@ -19,11 +19,16 @@ import { Redis } from 'ioredis'
 import pino from 'pino'
 import { RedisKeys, type InboundMessageJob } from '@mediator/contracts'
 import { createCredoAgent, peerAgentDidcommOptions } from '@mediator/credo-runtime'
-import { RedisPickupQueue, RelayRegistry } from '@mediator/redis'
+import { LiveSessionDirectory, RedisPickupQueue, RelayRegistry } from '@mediator/redis'
 import { createTestRedisPrefix, testRedisUrl } from '@mediator/test-support'
 import { createMediatorAgent } from '../../src/agent/mediator-agent.js'
 import { EnvelopePacker, ForwardInvalidation, ForwardRecipients, RoutingKeys, type InvalidationTarget } from '../../src/forward/index.js'
 import { RelayClient } from '../../src/relay/relay-client.js'
+import { ClusterModule } from '../../src/agent/cluster-module.js'
+import { BackgroundWrites } from '../../src/pickup/background-writes.js'
+import { ClusterPickupSessionService } from '../../src/pickup/cluster-pickup-session-service.js'
+import { LiveDelivery } from '../../src/pickup/live-delivery.js'
+import { MediatorMetrics } from '../../src/metrics.js'
 import { agentPlatform } from '../support/agent-platform.js'
 import { RecordingRelay } from '../support/recording-relay.js'
 
@@ -214,4 +219,32 @@ export async function withRelayStatus<T>(p: PairedAgents, status: number, fn: ()
   } finally {
     Object.defineProperty(p.relay, 'statusFor', { value: original, configurable: true })
   }
+}
+
+/**
+ * Paired agents whose mediator keeps live sessions in the cluster's directory, as a worker does. One
+ * BackgroundWrites for the session service and the job processors, as in the worker: a job waits for
+ * the session's writes.
+ */
+export async function startPairedAgentsWithLiveSessions(label: string) {
+  let live: { directory: LiveSessionDirectory; sessions: ClusterPickupSessionService } | undefined
+  const writes = new BackgroundWrites()
+  const p = await startPairedAgents(label, ({ redis, keys, queue, relayClient }) => {
+    const directory = new LiveSessionDirectory({ redis, prefix: keys })
+    const liveDelivery = new LiveDelivery({ directory, queue, relay: relayClient, metrics: new MediatorMetrics() })
+    live = { directory, sessions: new ClusterPickupSessionService(directory, liveDelivery, writes, 'worker-under-test', silentLogger) }
+    return { cluster: new ClusterModule(live.sessions) }
+  })
+  if (!live) throw new Error('session service not built')
+  return { p, writes, ...live }
+}
+
+/** Three messages queued for the wallet and delivered (in flight, unconfirmed); their ids. */
+export async function deliverThree(p: PairedAgents): Promise<string[]> {
+  const ctx = p.mediator.context
+  await p.queue.deleteConnection(p.connectionId)
+  for (let i = 0; i < 3; i++) {
+    await p.queue.addMessage(ctx, { connectionId: p.connectionId, recipientDids: [], payload: { protected: 'e30', iv: `iv${i}`, ciphertext: 'c', tag: 't' } })
+  }
+  return (await p.queue.takeFromQueue(ctx, { connectionId: p.connectionId, limit: 3 })).map((m) => m.id)
 }
