@@ -15,10 +15,16 @@ import type { ForwardRecipients } from './forward-recipients.js'
 import type { RoutingKeys } from './routing-keys.js'
 
 /**
- * What changed, as far as the fast paths care: one connection's keys, everything, the routing keys,
- * or one of the DIDs (ours or a wallet's) that authcrypted messages are resolved with.
+ * What changed, as far as the fast paths care: one connection's keylist (its mediation record), one
+ * connection, everything, the routing keys, or one of the DIDs (ours or a wallet's) that authcrypted
+ * messages are resolved with.
+ *
+ * A keylist change is `{ connectionId, mediation: true }` so that a worker that does not tell it
+ * apart (an older one, during a rolling upgrade) takes it for a change of the whole connection, which
+ * drops more than needed but never too little.
  */
 export const forwardInvalidationSchema = z.union([
+  z.object({ connectionId: z.string().min(1), mediation: z.literal(true) }),
   z.object({ connectionId: z.string().min(1) }),
   z.object({ all: z.literal(true) }),
   z.object({ routing: z.literal(true) }),
@@ -115,7 +121,12 @@ export class ForwardInvalidation {
 
   private apply(message: ForwardInvalidationMessage): void {
     const targets = this.deps.targets ?? []
-    if ('connectionId' in message) {
+    if ('mediation' in message) {
+      // Only the forward recipients hang on a keylist. The targets do not, and a wallet adds keys each
+      // time it makes a connection: dropping its connection's entries there would make a live
+      // wallet's socket session untrusted for the rest of the socket's life (SessionTrust).
+      this.deps.recipients.invalidateConnection(message.connectionId)
+    } else if ('connectionId' in message) {
       this.deps.recipients.invalidateConnection(message.connectionId)
       for (const t of targets) t.invalidateConnection?.(message.connectionId)
     } else if ('all' in message) {
@@ -134,7 +145,7 @@ export class ForwardInvalidation {
     if (record.type === DidCommMediationRecord.type) {
       // A deletion by id carries no connection id; then every key must go.
       const connectionId = (record as Partial<DidCommMediationRecord>).connectionId
-      this.publish(connectionId ? { connectionId } : { all: true })
+      this.publish(connectionId ? { connectionId, mediation: true } : { all: true })
     } else if (record.type === DidCommConnectionRecord.type) {
       this.publish({ connectionId: record.id })
     } else if (record.type === DidCommMediatorRoutingRecord.type) {

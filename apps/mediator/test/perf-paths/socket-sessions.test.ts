@@ -4,6 +4,10 @@ import { Registry } from 'prom-client'
 import {
   DidCommEnvelopeService,
   DidCommLiveDeliveryChangeV2Message,
+  DidCommMediationRecord,
+  DidCommMediationRepository,
+  DidCommMediationRole,
+  DidCommMediationState,
   DidCommMessagesReceivedV2Message,
   type DidCommEncryptedMessage,
 } from '@credo-ts/didcomm'
@@ -218,6 +222,29 @@ describe('messages on a live socket attributed by its session', () => {
       await liveOn(next)
       expect(await attribution(async () => void (await confirm(fastProcessor, next, [])))).toEqual(['messages-received/socket'])
     }
+  })
+
+  it('keeps attributing from the socket when the wallet changes its keylist', async () => {
+    // A wallet adds a key to its keylist each time it makes a connection, while its socket stays live:
+    // its mediation record is written, not its connection or DIDs.
+    const repository = p.mediator.context.resolve(DidCommMediationRepository)
+    const mediation = new DidCommMediationRecord({
+      connectionId: p.connectionId,
+      threadId: randomUUID(),
+      role: DidCommMediationRole.Mediator,
+      state: DidCommMediationState.Granted,
+      recipientKeys: [],
+    })
+    await repository.save(p.mediator.context, mediation)
+    const socket = randomUUID()
+    await liveOn(socket)
+    await sleep(2)
+    mediation.addRecipientKey('8HH5gYEeNc3z7PYXmd54d4x6qAfCNrqQqEB3nS7Zfu7K')
+    await repository.update(p.mediator.context, mediation)
+    const ids = await deliverThree()
+    expect(await attribution(async () => void (await confirm(fastProcessor, socket, ids)))).toEqual(['messages-received/socket'])
+    expect(await p.queue.getStats(p.connectionId)).toMatchObject({ pending: 0, inFlight: 0 })
+    await repository.delete(p.mediator.context, mediation)
   })
 
   it('does not take a session for another wallet, or one written without the fast path, for the sender', async () => {
