@@ -239,6 +239,8 @@ describeChart('Helm chart', () => {
       'MediatorPickupQueueAtCap',
       'MediatorWorkerDown',
       'RelayDown',
+      'RelayRefusingWallets',
+      'RelayRegistrationLapsed',
       'RelayRegistryHeartbeatMissing',
     ])
     for (const a of alerts) {
