@@ -33,6 +33,11 @@ export interface WalletClientOptions {
   /** A socket this client did not close went away. */
   onDropped?: () => void
   /**
+   * How each attempt to be live ended when it did not: refused by HTTP status, a transport error, or
+   * the socket closed (with its close code) before or after live mode. What a storm is made of.
+   */
+  onOutcome?: (outcome: string) => void
+  /**
    * The pickup message ids of a messages-received, once the mediator answered it (its status names the
    * confirmation as thread): from then on the mediator has processed it and must not deliver them again.
    */
@@ -64,6 +69,8 @@ export class WalletClient {
   private reconnects = 0
   public deliveries = 0
   public errors = 0
+  /** Where the client is: opening a socket, waiting for live mode's status, live, or waiting to reconnect. */
+  public phase: 'connecting' | 'awaiting-status' | 'live' | 'backing-off' | 'closed' = 'connecting'
 
   public constructor(
     private readonly wallet: WalletKeys,
@@ -84,17 +91,26 @@ export class WalletClient {
    */
   public async connect(): Promise<void> {
     const first = this.liveRequestId === undefined
+    this.phase = 'connecting'
     const socket = new WebSocket(this.wsUrl, { perMessageDeflate: false, localAddress: this.options.localAddress, handshakeTimeout: 30_000 })
     this.socket = socket
     await new Promise<void>((resolve, reject) => {
       socket.once('open', () => resolve())
-      socket.once('error', reject)
+      socket.once('error', (error) => {
+        this.options.onOutcome?.(connectFailure(error))
+        reject(error)
+      })
     })
     socket.on('error', () => this.errors++)
+    let wasLive = false
+    socket.once('close', (code: number) => {
+      if (!this.closing) this.options.onOutcome?.(`closed ${wasLive ? 'after' : 'before'} live ${code}`)
+    })
     socket.on('message', (data: RawData) => {
       this.receive(data).catch(() => this.errors++)
     })
     socket.once('close', () => this.dropped(socket))
+    this.phase = 'awaiting-status'
     const live = new Promise<void>((resolve) => (this.live = resolve))
     this.liveRequestId = randomUUID()
     this.unanswered.clear()
@@ -112,6 +128,8 @@ export class WalletClient {
       if (first) timer = setTimeout(() => reject(new Error(`${this.wallet.label}: no live-mode status`)), 60_000)
     })
     await Promise.race([live, closed, timeout]).finally(() => clearTimeout(timer))
+    wasLive = true
+    this.phase = 'live'
     this.reconnects = 0
     if (this.ackTimer) return
     // Independent wallets do not confirm in step: a random phase keeps acks from arriving in bursts.
@@ -122,6 +140,7 @@ export class WalletClient {
 
   public async close(): Promise<void> {
     this.closing = true
+    this.phase = 'closed'
     clearTimeout(this.ackTimer)
     clearInterval(this.ackTimer)
     await this.flushAcks()
@@ -131,6 +150,7 @@ export class WalletClient {
   /** Drops the socket without a close handshake (what a crashed app or a lost network does). */
   public terminate(): void {
     this.closing = true
+    this.phase = 'closed'
     clearTimeout(this.ackTimer)
     clearInterval(this.ackTimer)
     this.socket?.terminate()
@@ -142,10 +162,14 @@ export class WalletClient {
     this.droppedSockets.add(socket)
     socket.terminate()
     this.options.onDropped?.()
-    if (!this.options.reconnect) return
+    if (!this.options.reconnect) {
+      this.phase = 'closed'
+      return
+    }
     // What was delivered but not yet confirmed on the old socket is delivered again on the new one.
     this.pendingAcks = []
     const delay = Math.min(RECONNECT_MAX_MS, RECONNECT_BASE_MS * 2 ** this.reconnects++) * (0.5 + Math.random())
+    this.phase = 'backing-off'
     setTimeout(() => {
       if (this.closing) return
       this.connect().catch(() => {
@@ -209,4 +233,12 @@ export class WalletClient {
     if (socket?.readyState !== WebSocket.OPEN) throw new Error('socket not open')
     await new Promise<void>((resolve, reject) => socket.send(JSON.stringify(packed), (error) => (error ? reject(error) : resolve())))
   }
+}
+
+/** A failed WebSocket connect in a few words: `refused 503`, `handshake timeout`, `ECONNRESET`. */
+function connectFailure(error: Error & { code?: string }): string {
+  const status = /Unexpected server response: (\d+)/.exec(error.message)?.[1]
+  if (status) return `refused ${status}`
+  if (/handshake has timed out/i.test(error.message)) return 'handshake timeout'
+  return error.code ?? 'connect error'
 }

@@ -226,18 +226,24 @@ export class Topology {
    * families whose names start with one of `prefixes`.
    */
   public async workerCounters(prefixes: readonly string[]): Promise<Record<string, number>> {
-    const sums: Record<string, number> = {}
-    for (const w of this.workers) {
-      if (!w.proc || w.proc.child.exitCode !== null) continue
-      const text = await fetch(`http://127.0.0.1:${w.opsPort}/metrics`).then((r) => r.text()).catch(() => '')
-      for (const line of text.split('\n')) {
-        if (line.startsWith('#') || !prefixes.some((p) => line.startsWith(p))) continue
-        const cut = line.lastIndexOf(' ')
-        const value = Number(line.slice(cut + 1))
-        if (Number.isFinite(value)) sums[line.slice(0, cut)] = (sums[line.slice(0, cut)] ?? 0) + value
-      }
+    const running = this.workers.filter((w) => w.proc && w.proc.child.exitCode === null)
+    return sumCounters(running.map((w) => ({ url: `http://127.0.0.1:${w.opsPort}/metrics` })), prefixes)
+  }
+
+  /**
+   * The same for the running relays (each series without its relay_id label, so that a restarted relay
+   * adds to the same sums; what a killed relay had counted is gone with it).
+   */
+  public async relayCounters(prefixes: readonly string[]): Promise<Record<string, number>> {
+    const headers = { authorization: `Bearer ${this.secret}` }
+    const running = this.relays.filter((r) => r.proc && r.proc.child.exitCode === null && r.proc.child.signalCode === null)
+    const sums = await sumCounters(running.map((r) => ({ url: `http://127.0.0.1:${r.internalPort}/metrics`, headers })), prefixes)
+    const merged: Record<string, number> = {}
+    for (const [series, value] of Object.entries(sums)) {
+      const name = series.replace(/relay_id="[^"]*",?/, '').replace(/\{\}$/, '').replace(',}', '}')
+      merged[name] = (merged[name] ?? 0) + value
     }
-    return sums
+    return merged
   }
 
   public pidsByRole(): Record<keyof CpuByRole, number[]> {
@@ -318,4 +324,19 @@ export class Topology {
     this.postgres.drop()
     rmSync(this.dir, { recursive: true, force: true })
   }
+}
+
+/** Sums, over the endpoints, every sample of the metric families whose names start with one of `prefixes`. */
+async function sumCounters(endpoints: ReadonlyArray<{ url: string; headers?: Record<string, string> }>, prefixes: readonly string[]): Promise<Record<string, number>> {
+  const sums: Record<string, number> = {}
+  for (const { url, headers } of endpoints) {
+    const text = await fetch(url, { headers, signal: AbortSignal.timeout(5_000) }).then((r) => r.text()).catch(() => '')
+    for (const line of text.split('\n')) {
+      if (line.startsWith('#') || !prefixes.some((p) => line.startsWith(p))) continue
+      const cut = line.lastIndexOf(' ')
+      const value = Number(line.slice(cut + 1))
+      if (Number.isFinite(value)) sums[line.slice(0, cut)] = (sums[line.slice(0, cut)] ?? 0) + value
+    }
+  }
+  return sums
 }

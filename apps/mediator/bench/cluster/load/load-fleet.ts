@@ -29,8 +29,17 @@ export class LoadFleet {
   public live = 0
   public failed = 0
   public connectSeconds = 0
+  /** The latest phase counts of each load process (WalletClient.phase). */
+  private readonly phasesByProcess = new Map<number, Record<string, number>>()
 
   public constructor(private readonly options: FleetOptions) {}
+
+  /** How many wallet clients are in each phase, as the load processes last reported (every 5 s). */
+  public phases(): Record<string, number> {
+    const sum: Record<string, number> = {}
+    for (const phases of this.phasesByProcess.values()) for (const [phase, n] of Object.entries(phases)) sum[phase] = (sum[phase] ?? 0) + n
+    return sum
+  }
 
   public get pids(): number[] {
     return this.children.flatMap((c) => (c.pid === undefined ? [] : [c.pid]))
@@ -82,7 +91,10 @@ export class LoadFleet {
           this.options.log(`load process ${k}: ${message.live} live, ${message.failed} failed, ${message.fds} open files`)
           resolve({ live: message.live, failed: message.failed })
         }
-        if (message.type === 'events') this.options.onEvents(message)
+        if (message.type === 'events') {
+          if (message.phases) this.phasesByProcess.set(k, message.phases)
+          this.options.onEvents(message)
+        }
       })
     })
   }

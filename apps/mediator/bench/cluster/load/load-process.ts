@@ -15,13 +15,24 @@ import type { FromLoad, LoadEvents, StartTask, ToLoad } from './protocol.js'
 const send = (message: FromLoad) => process.send?.(message)
 const clients: WalletClient[] = []
 let pool: pg.Pool | undefined
-let events: LoadEvents = { type: 'events', deliveries: [], confirmed: [], live: [], dropped: [] }
+const noEvents = (): LoadEvents => ({ type: 'events', deliveries: [], confirmed: [], live: [], dropped: [], outcomes: {} })
+let events = noEvents()
 const now = () => performance.timeOrigin + performance.now()
+/** Every client started, connected or not (`clients` holds only those whose first connect succeeded). */
+const started: WalletClient[] = []
+let batches = 0
 
 setInterval(() => {
-  if (events.deliveries.length + events.confirmed.length + events.live.length + events.dropped.length === 0) return
+  // Every 5 s, where the clients are: a storm's progress, seen from the wallets.
+  if (++batches % 50 === 0 && started.length > 0) {
+    const phases: Record<string, number> = {}
+    for (const client of started) phases[client.phase] = (phases[client.phase] ?? 0) + 1
+    events.phases = phases
+  }
+  const { deliveries, confirmed, live, dropped, outcomes, phases } = events
+  if (deliveries.length + confirmed.length + live.length + dropped.length + Object.keys(outcomes).length === 0 && !phases) return
   send(events)
-  events = { type: 'events', deliveries: [], confirmed: [], live: [], dropped: [] }
+  events = noEvents()
 }, 100).unref()
 
 async function start(task: StartTask): Promise<void> {
@@ -48,12 +59,14 @@ async function start(task: StartTask): Promise<void> {
           reconnect: true,
           onLive: () => events.live.push([socket.id, now()]),
           onDropped: () => events.dropped.push([socket.id, now()]),
+          onOutcome: (outcome) => void (events.outcomes[outcome] = (events.outcomes[outcome] ?? 0) + 1),
           onConfirmed: (ids) => {
             const t = now()
             for (const id of ids) events.confirmed.push([id, t])
           },
         },
       )
+      started.push(client)
       try {
         await client.connect()
         clients.push(client)

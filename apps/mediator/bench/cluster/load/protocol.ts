@@ -43,6 +43,10 @@ export interface LoadEvents {
   live: Array<[number, number]>
   /** [socket id, epoch ms]: a socket that went away without the client closing it. */
   dropped: Array<[number, number]>
+  /** Attempts that did not end live, by how they ended (WalletClient's onOutcome), since the last batch. */
+  outcomes: Record<string, number>
+  /** How many of the process's clients are in each phase (WalletClient.phase), every few seconds. */
+  phases?: Record<string, number>
 }
 
 export type FromLoad =

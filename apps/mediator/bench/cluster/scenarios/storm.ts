@@ -1,5 +1,5 @@
 import { round } from '../../support/percentile.js'
-import { epochMs, packFor, sleep, waitDelivered, type RunContext } from '../run-context.js'
+import { epochMs, inboundPending, packFor, sleep, waitDelivered, type RunContext } from '../run-context.js'
 
 export interface StormResult {
   /** The relays killed together: the most loaded first, until they held STORM_SOCKETS. */
@@ -16,7 +16,28 @@ export interface StormResult {
   delivered_after_confirmation: number
   /** How long after the confirmation's answer each of those arrived (ms; the first 20). */
   after_confirmation_lag_ms: number[]
+  /** Every PROGRESS_MS after the kill: how far the storm had come, and what held it up. */
+  progress: StormProgress[]
+  /** Since the kill, the wallets' attempts that did not end live, by how they ended. */
+  wallet_outcomes: Record<string, number>
+  /** At the end, over the running relays (a killed relay's counts are gone with it). */
+  relay_counters: Record<string, number>
 }
+
+export interface StormProgress {
+  seconds: number
+  dropped: number
+  live_again: number
+  /** Sockets each relay holds. */
+  relay_sockets: number[]
+  /** Inbound jobs waiting for a worker or in progress (undefined: Redis did not answer). */
+  inbound_pending: number | undefined
+  /** The wallet clients by phase (connecting, awaiting-status, live, backing-off). */
+  wallets: Record<string, number>
+}
+
+const PROGRESS_MS = 15_000
+const RELAY_COUNTERS = ['relay_messages_rejected_total', 'relay_heartbeat_terminations_total', 'relay_registry_lapses_total', 'relay_messages_accepted_total']
 
 const STORM_RATE = 100
 /**
@@ -51,10 +72,24 @@ export async function storm(ctx: RunContext): Promise<StormResult> {
   const dropped = new Map<number, number>()
   const relive = new Map<number, number>()
   let killedAt = Number.POSITIVE_INFINITY
+  const outcomes: Record<string, number> = {}
   const unsubscribe = ctx.subscribe((events) => {
     for (const [id, at] of events.dropped) if (at >= killedAt && !dropped.has(id)) dropped.set(id, at)
     for (const [id, at] of events.live) if (dropped.has(id) && !relive.has(id)) relive.set(id, at)
+    if (epochMs() >= killedAt) for (const [outcome, n] of Object.entries(events.outcomes)) outcomes[outcome] = (outcomes[outcome] ?? 0) + n
   })
+  const progress: StormProgress[] = []
+  const snapshot = async (): Promise<StormProgress> => {
+    const memory = await topology.relayMemory().catch(() => [])
+    return {
+      seconds: round((epochMs() - killedAt) / 1000, 1),
+      dropped: dropped.size,
+      live_again: relive.size,
+      relay_sockets: memory.map((m) => m.openSockets),
+      inbound_pending: await inboundPending(topology.redis.url),
+      wallets: ctx.load.phases(),
+    }
+  }
 
   const forwards = await packFor(fleet, fleet.wallets, STORM_RATE * 40)
   const from = epochMs()
@@ -66,10 +101,17 @@ export async function storm(ctx: RunContext): Promise<StormResult> {
   const restarted = Promise.all(victims.map((i) => topology.startRelay(i)))
   // Done when every socket that dropped is live again, and the drops have stopped for a while.
   const deadline = Date.now() + STORM_TIMEOUT_MS
+  let nextProgress = Date.now() + PROGRESS_MS
   while (Date.now() < deadline) {
     await sleep(500)
     if (dropped.size >= onRelays * 0.99 && relive.size >= dropped.size) break
+    if (Date.now() < nextProgress) continue
+    nextProgress += PROGRESS_MS
+    const p = await snapshot()
+    progress.push(p)
+    log(`storm +${p.seconds}s: ${p.live_again}/${p.dropped} live again; relays hold ${p.relay_sockets.join('/')}; ${p.inbound_pending ?? '?'} jobs pending; wallets ${JSON.stringify(p.wallets)}; outcomes ${JSON.stringify(outcomes)}`)
   }
+  progress.push(await snapshot())
   await sending
   await sender.settle()
   const to = epochMs()
@@ -96,6 +138,9 @@ export async function storm(ctx: RunContext): Promise<StormResult> {
     duplicates: ledger.duplicates,
     delivered_after_confirmation: ledger.afterConfirmationBetween(from, epochMs()),
     after_confirmation_lag_ms: ledger.afterConfirmationLags(from, epochMs()).slice(0, 20),
+    progress,
+    wallet_outcomes: outcomes,
+    relay_counters: await topology.relayCounters(RELAY_COUNTERS),
   }
   log(`storm: ${relive.size}/${dropped.size} live again after ${result.reregister_s} s, lost ${result.lost}, after confirmation ${result.delivered_after_confirmation}`)
   return result
