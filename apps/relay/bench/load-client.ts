@@ -1,5 +1,7 @@
 /**
- * One load process of the relay benchmark: opens its share of WebSockets, keeps them open, and reports
+ * One load process of the relay benchmark: opens its share of WebSockets, sends one envelope on each
+ * (as a wallet sends its live-mode request; the orchestrator finds the socket by that job), keeps them
+ * open, and reports
  * every frame it receives (the send id and when it arrived) to the orchestrator over IPC.
  * A process may hold at most 20,000 open files, hence several of these.
  */
@@ -12,6 +14,14 @@ export interface LoadClientTask {
   localAddress: string
   concurrency: number
 }
+
+/** An authcrypted envelope's shape (the relay reads only its protected header): a wallet's first frame. */
+const HELLO = JSON.stringify({
+  protected: Buffer.from(JSON.stringify({ enc: 'xchacha20poly1305_ietf', typ: 'JWM/1.0', alg: 'Authcrypt', recipients: [] })).toString('base64url'),
+  iv: 'aXY',
+  ciphertext: 'aGVsbG8',
+  tag: 'dGFn',
+})
 
 const sockets: WebSocket[] = []
 let failed = 0
@@ -32,6 +42,7 @@ function open(url: string, localAddress: string): Promise<boolean> {
     const ws = new WebSocket(url, { perMessageDeflate: false, localAddress, handshakeTimeout: 30_000 })
     ws.once('open', () => {
       sockets.push(ws)
+      ws.send(HELLO)
       resolve(true)
     })
     ws.on('error', () => resolve(false))

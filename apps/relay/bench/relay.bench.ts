@@ -5,8 +5,8 @@
  *
  * Builds the relay, runs R relay processes from dist/ (with --expose-gc, so memory is read after a GC),
  * opens N WebSockets from several load processes (round-robin over the relays), then sends to random
- * sockets over a worker channel to each relay, finding each socket the way a worker does (socket-opened jobs and
- * the relay registry), and measures until the load process receives the frame.
+ * sockets over a worker channel to each relay, finding each socket the way a worker does (the job of its first
+ * frame and the relay registry), and measures until the load process receives the frame.
  * Writes bench-results/relay.json (or relay-<R>relays.json when R > 1).
  */
 import { execSync, fork, spawn } from 'node:child_process'
@@ -21,7 +21,7 @@ import { Queue } from 'bullmq'
 import { Redis } from 'ioredis'
 import { INBOUND_QUEUE_NAME, RedisKeys } from '@mediator/contracts'
 import { RelayChannel } from '@mediator/relay-channel'
-import type { SocketOpenedJob } from '@mediator/contracts'
+import type { InboundMessageJob } from '@mediator/contracts'
 import { RelayRegistry } from '@mediator/redis'
 import { createTestRedisPrefix } from '@mediator/test-support'
 
@@ -168,9 +168,9 @@ async function main(): Promise<void> {
     const failed = connected.reduce((s, c) => s + c.failed, 0)
     log(`opened ${connected.reduce((s, c) => s + c.open, 0)} sockets in ${(connectMs / 1000).toFixed(1)} s (${failed} failed)`)
 
-    // Wait until every socket-opened job is stored: the relays are idle again.
+    // Wait until every socket's first frame is stored: the relays are idle again.
     const deadline = Date.now() + 120_000
-    let opened: SocketOpenedJob[] = []
+    let opened: InboundMessageJob[] = []
     while (Date.now() < deadline) {
       const count = await queue.getJobCountByTypes('waiting')
       if (count >= N - failed) break
@@ -182,8 +182,8 @@ async function main(): Promise<void> {
     log(`held ${held} sockets; rss ${after.map((m) => (m.rss / 2 ** 20).toFixed(1)).join(', ')} MiB`)
 
     opened = (await queue.getJobs(['waiting'], 0, -1))
-      .map((j) => j.data as SocketOpenedJob)
-      .filter((d) => d.kind === 'socket-opened')
+      .map((j) => j.data as InboundMessageJob)
+      .filter((d) => d.kind === 'message')
     const registry = new RelayRegistry(redis, keys)
     // One channel per relay, as a worker holds them.
     const channels = new Map<string, RelayChannel>()

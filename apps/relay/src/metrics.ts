@@ -27,6 +27,7 @@ export class RelayMetrics {
   public readonly heartbeatTerminations: Counter
   public readonly registryHeartbeat: Gauge
   public readonly registryLapses: Counter
+  public readonly pendingAdds: Gauge
 
   public constructor(relayId: string) {
     this.registry.setDefaultLabels({ relay_id: relayId })
@@ -80,6 +81,11 @@ export class RelayMetrics {
     this.registryLapses = new Counter({
       name: 'relay_registry_lapses_total',
       help: 'Heartbeats that found the registration expired (the relay looked dead): its sockets were closed so wallets register again',
+      registers,
+    })
+    this.pendingAdds = new Gauge({
+      name: 'relay_ws_pending_adds',
+      help: 'WebSockets waiting on a job add (upgrades are refused with 503 busy at MAX_PENDING_ADDS)',
       registers,
     })
     collectDefaultMetrics({ register: this.registry })

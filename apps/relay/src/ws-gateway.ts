@@ -27,7 +27,6 @@ export const CloseCode = {
 const PUBLIC_WS_PATHS = new Set(['/', '/ws'])
 
 type PumpItem =
-  | { kind: 'opened'; at: number }
   | { kind: 'message'; messageId: string; receivedAt: number; payload: string; barrier: boolean }
   | { kind: 'closed'; at: number; code: number; reason: string }
 
@@ -49,6 +48,11 @@ export class RelaySocket extends WebSocket {
   public refused = false
   /** Why the relay ended the socket, reported in the socket-closed job when the peer gave none. */
   public endNote: string | null = null
+  /**
+   * A frame of it went to the store. Only then can a worker hold anything for the socket (a live
+   * session is registered from a message), so only then is its close worth a job.
+   */
+  public spoke = false
 }
 
 export type SendResult = 200 | 404 | 410 | 503
@@ -232,7 +236,6 @@ export class WsGateway {
     ws.on('close', this.onClose)
     ws.on('error', this.onError)
     ws.on('pong', this.onPong)
-    this.push(ws, { kind: 'opened', at: Date.now() })
   }
 
   private handleFrame(ws: RelaySocket, data: Buffer, isBinary: boolean): void {
@@ -250,6 +253,7 @@ export class WsGateway {
     if (!envelope.ok) return this.refuse(ws, 'not_envelope', CloseCode.InvalidPayload, envelope.problem)
     // An anoncrypted message (a forward) may be for any wallet: later deliveries wait for it.
     const barrier = envelope.alg !== 'Authcrypt'
+    ws.spoke = true
     this.push(ws, { kind: 'message', messageId: randomUUID(), receivedAt: Date.now(), payload, barrier })
   }
 
@@ -257,6 +261,10 @@ export class WsGateway {
     this.sockets.delete(ws.socketId)
     this.deps.recentlyClosed.add(ws.socketId)
     this.deps.metrics.openSockets.dec()
+    // A socket that never spoke leaves nothing to clean up. In a reconnect storm most sockets are
+    // such (given up on by their wallet before or right after the upgrade): a job for each would bury
+    // the live-mode requests of the wallets that did reconnect.
+    if (!ws.spoke) return
     const text = reason.length > 0 ? reason.toString('utf8') : (ws.endNote ?? '')
     this.push(ws, { kind: 'closed', at: Date.now(), code, reason: text })
   }
@@ -296,6 +304,7 @@ export class WsGateway {
     ws.busy = true
     if (ws.readyState === WebSocket.OPEN) ws.pause()
     this.activePumps++
+    this.deps.metrics.pendingAdds.inc()
     void this.pump(ws, item)
   }
 
@@ -309,6 +318,7 @@ export class WsGateway {
     ws.busy = false
     // Also while CLOSING: the peer's close frame must be read for the close handshake to finish.
     if (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CLOSING) ws.resume()
+    this.deps.metrics.pendingAdds.dec()
     if (--this.activePumps === 0) {
       const waiters = this.idleWaiters
       this.idleWaiters = []
@@ -339,13 +349,10 @@ export class WsGateway {
         } as const
         await storeMessage(this.deps.order, queue, job, item.barrier, config.wsEnqueueRetryMs)
       } else {
-        await addWithRetry(async () => {
-          if (item.kind === 'opened') {
-            await queue.addSocketOpened({ ...ref, kind: 'socket-opened', at: item.at, headers: ws.headers })
-          } else {
-            await queue.addSocketClosed({ ...ref, kind: 'socket-closed', at: item.at, code: item.code, reason: item.reason })
-          }
-        }, config.wsEnqueueRetryMs)
+        await addWithRetry(
+          () => queue.addSocketClosed({ ...ref, kind: 'socket-closed', at: item.at, code: item.code, reason: item.reason }),
+          config.wsEnqueueRetryMs,
+        )
       }
       if (item.kind === 'message') metrics.accepted.inc({ transport: 'ws' })
       metrics.jobAddSeconds.observe({ kind: item.kind }, Number(process.hrtime.bigint() - started) / 1e9)

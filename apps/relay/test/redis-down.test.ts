@@ -2,7 +2,7 @@ import type { ChildProcess } from 'node:child_process'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { Queue } from 'bullmq'
 import { INBOUND_QUEUE_NAME } from '@mediator/contracts'
-import { connect, envelope, relayFixture, startRedis, stopRedis, unusedPort } from './support.js'
+import { connect, envelope, relayFixture, sendFrame, startRedis, stopRedis, unusedPort } from './support.js'
 import type { RelayFixture } from './support.js'
 
 const DIDCOMM = { 'content-type': 'application/didcomm-envelope-enc' }
@@ -33,7 +33,9 @@ describe('relay when Redis is down', () => {
     expect(res.headers.get('retry-after')).toBe('7')
     expect((await fetch(`${r.addr.internalUrl}/readyz`)).status).toBe(503)
     expect((await fetch(`${r.addr.internalUrl}/healthz`)).status).toBe(200)
+    // A socket is taken (nothing to store yet); its first frame cannot be stored.
     const c = await connect(r.wsUrl)
+    await sendFrame(c.ws, envelope('Authcrypt', 'unstored'))
     expect((await c.closed).code).toBe(1013)
   })
 

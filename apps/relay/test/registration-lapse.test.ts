@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { WebSocket } from 'ws'
 import { Redis } from 'ioredis'
-import { connect, relayFixture } from './support.js'
+import { connect, envelope, relayFixture, sendFrame } from './support.js'
 import type { RelayFixture, TestRelay } from './support.js'
 
 const lapses = async (r: TestRelay): Promise<number> => {
@@ -63,14 +63,17 @@ describe('a relay whose registration lapsed', () => {
 
   it('closes every socket with 1012 at its next beat, so wallets reconnect and register again', async () => {
     const clients = await Promise.all([connect(r.wsUrl), connect(r.wsUrl)])
-    const ids = await f.waitForJobs((j) => j.kind === 'socket-opened', 3)
+    // Each wallet speaks first (its live-mode request), as a wallet whose session workers hold does.
+    await Promise.all(clients.map((c, i) => sendFrame(c.ws, envelope('Authcrypt', `lapse-${i}`))))
+    const spoken = new Set([0, 1].map((i) => envelope('Authcrypt', `lapse-${i}`)))
+    const ids = await f.waitForJobs((j) => j.kind === 'message' && spoken.has(j.payload), 2)
     // What workers do to a relay that missed its beats and did not answer their probe: they prune its
     // announcement (then drop its sessions).
     await redis.hdel(f.keys.relays, r.relay.relayId)
     for (const c of clients) expect(await c.closed).toEqual({ code: 1012, reason: 'relay registration lapsed; reconnect' })
     expect(await lapses(r)).toBe(1)
     // Workers hear of the closes as of any other, and clean up whatever sessions are left.
-    const socketIds = ids.slice(-2).map((j) => j.socketId)
+    const socketIds = ids.map((j) => j.socketId)
     const closed = await f.waitForJobs((j) => j.kind === 'socket-closed' && socketIds.includes(j.socketId), 2)
     expect(closed.map((j) => (j.kind === 'socket-closed' ? j.code : 0))).toEqual([1012, 1012])
     // The relay is registered again and takes new sockets.

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { WebSocket } from 'ws'
 import { loadRelayConfig } from '../src/config.js'
 import { defaultMaxSockets, NON_SOCKET_FILES } from '../src/socket-capacity.js'
-import { connect, relayEnv, relayFixture, startRedis, stopRedis, unusedPort, type RelayFixture, type TestRelay } from './support.js'
+import { connect, envelope, relayEnv, relayFixture, sendFrame, startRedis, stopRedis, unusedPort, type RelayFixture, type TestRelay } from './support.js'
 
 /** The upgrade's answer when the relay refuses it: status and Retry-After. */
 function refusedUpgrade(url: string): Promise<{ status: number; retryAfter?: string }> {
@@ -22,6 +22,10 @@ const rejections = async (r: TestRelay, reason: string): Promise<number> => {
   const text = await (await r.internal('/metrics')).text()
   const match = new RegExp(`^relay_messages_rejected_total\\{[^}]*reason="${reason}"[^}]*\\} (\\S+)$`, 'm').exec(text)
   return match ? Number(match[1]) : 0
+}
+const pendingAdds = async (r: TestRelay): Promise<number> => {
+  const text = await (await r.internal('/metrics')).text()
+  return Number(/^relay_ws_pending_adds\{[^}]*\} (\S+)$/m.exec(text)?.[1] ?? 0)
 }
 const fullRejections = (r: TestRelay) => rejections(r, 'full')
 const busyRejections = (r: TestRelay) => rejections(r, 'busy')
@@ -115,6 +119,9 @@ describe('a relay with MAX_PENDING_ADDS sockets waiting on Redis', () => {
     // Redis stops answering: every add now waits.
     redis.kill('SIGSTOP')
     const waiting = [await connect(r.wsUrl), await connect(r.wsUrl)]
+    // Each wallet's first frame (its live-mode request) now waits on its add.
+    for (const [i, c] of waiting.entries()) await sendFrame(c.ws, envelope('Authcrypt', `waiting-${i}`))
+    await expect.poll(() => pendingAdds(r), { timeout: 5_000 }).toBe(2)
     expect(await refusedUpgrade(r.wsUrl)).toEqual({ status: 503, retryAfter: '2' })
     expect(await busyRejections(r)).toBe(1)
     for (const c of waiting) expect(c.ws.readyState).toBe(WebSocket.OPEN)

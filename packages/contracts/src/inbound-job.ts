@@ -59,6 +59,11 @@ export const inboundMessageJobSchema = z.object({
 })
 export type InboundMessageJob = z.infer<typeof inboundMessageJobSchema>
 
+/**
+ * Stored by earlier relays for every new socket; relays no longer store it (nothing hangs on a socket
+ * until its first message). Still accepted, so that workers take such jobs left in the queue during
+ * an upgrade.
+ */
 export const socketOpenedJobSchema = z.object({
   ...socketRefShape,
   kind: z.literal('socket-opened'),

@@ -6,14 +6,12 @@ import {
   INBOUND_QUEUE_NAME,
   inboundMessageJobSchema,
   socketClosedJobSchema,
-  socketOpenedJobSchema,
 } from '@mediator/contracts'
 import type {
   InboundJob,
   InboundMessageJob,
   RedisKeys,
   SocketClosedJob,
-  SocketOpenedJob,
 } from '@mediator/contracts'
 
 /**
@@ -89,11 +87,6 @@ export class InboundQueue {
   public async addMessage(job: InboundMessageJob): Promise<void> {
     const data = inboundMessageJobSchema.parse(job)
     await this.add(data, data.messageId)
-  }
-
-  public async addSocketOpened(job: SocketOpenedJob): Promise<void> {
-    const data = socketOpenedJobSchema.parse(job)
-    await this.add(data, socketEventJobId(data.socketId, 'opened'))
   }
 
   public async addSocketClosed(job: SocketClosedJob): Promise<void> {

@@ -60,14 +60,12 @@ describe('InboundQueue', () => {
     expect(ids.filter((id) => id === 'msg-2')).toHaveLength(1)
   })
 
-  it('stores socket events under ids derived from the socket id', async () => {
+  it('stores a socket close under an id derived from the socket id', async () => {
     const ref = { v: INBOUND_JOB_VERSION as typeof INBOUND_JOB_VERSION, relayId: 'relay-a', socketId: 'sock-9', transport: 'ws' as const }
-    await inbound.addSocketOpened({ ...ref, kind: 'socket-opened', at: 1, headers: {} })
     await inbound.addSocketClosed({ ...ref, kind: 'socket-closed', at: 2, code: 1001, reason: 'going away' })
-    const opened = await reader.getJob(socketEventJobId('sock-9', 'opened'))
+    await inbound.addSocketClosed({ ...ref, kind: 'socket-closed', at: 3, code: 1001, reason: 'retried add' })
     const closed = await reader.getJob(socketEventJobId('sock-9', 'closed'))
-    expect(opened?.name).toBe('socket-opened')
-    expect(closed?.data).toMatchObject({ kind: 'socket-closed', code: 1001 })
+    expect(closed?.data).toMatchObject({ kind: 'socket-closed', code: 1001, reason: 'going away' })
   })
 
   it('refuses a payload that breaks the contract', async () => {
