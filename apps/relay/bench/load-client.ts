@@ -17,7 +17,7 @@ export interface LoadClientTask {
 
 /** An authcrypted envelope's shape (the relay reads only its protected header): a wallet's first frame. */
 const HELLO = JSON.stringify({
-  protected: Buffer.from(JSON.stringify({ enc: 'xchacha20poly1305_ietf', typ: 'JWM/1.0', alg: 'Authcrypt', recipients: [] })).toString('base64url'),
+  protected: Buffer.from(JSON.stringify({ enc: 'xchacha20poly1305_ietf', typ: 'JWM/1.0', alg: 'Authcrypt', recipients: [{ encrypted_key: 'aw', header: { kid: 'wallet' } }] })).toString('base64url'),
   iv: 'aXY',
   ciphertext: 'aGVsbG8',
   tag: 'dGFn',

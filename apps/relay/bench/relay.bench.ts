@@ -184,6 +184,7 @@ async function main(): Promise<void> {
     opened = (await queue.getJobs(['waiting'], 0, -1))
       .map((j) => j.data as InboundMessageJob)
       .filter((d) => d.kind === 'message')
+    if (opened.length === 0) throw new Error('no socket\'s first frame was stored: nothing to send to (see the relays\' logs)')
     const registry = new RelayRegistry(redis, keys)
     // One channel per relay, as a worker holds them.
     const channels = new Map<string, RelayChannel>()
