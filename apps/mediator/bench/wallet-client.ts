@@ -102,9 +102,9 @@ export class WalletClient {
       })
     })
     socket.on('error', () => this.errors++)
-    let wasLive = false
+    // Registered before the listener that starts the reconnect, so the phase is still this socket's.
     socket.once('close', (code: number) => {
-      if (!this.closing) this.options.onOutcome?.(`closed ${wasLive ? 'after' : 'before'} live ${code}`)
+      if (!this.closing) this.options.onOutcome?.(`closed ${this.phase === 'live' ? 'after' : 'before'} live ${code}`)
     })
     socket.on('message', (data: RawData) => {
       this.receive(data).catch(() => this.errors++)
@@ -128,7 +128,6 @@ export class WalletClient {
       if (first) timer = setTimeout(() => reject(new Error(`${this.wallet.label}: no live-mode status`)), 60_000)
     })
     await Promise.race([live, closed, timeout]).finally(() => clearTimeout(timer))
-    wasLive = true
     this.phase = 'live'
     this.reconnects = 0
     if (this.ackTimer) return

@@ -49,7 +49,7 @@ export class RelaySocket extends WebSocket {
   /** Why the relay ended the socket, reported in the socket-closed job when the peer gave none. */
   public endNote: string | null = null
   /**
-   * A frame of it went to the store. Only then can a worker hold anything for the socket (a live
+   * A frame of it was handed to the store (stored or not). Only then can a worker hold anything for the socket (a live
    * session is registered from a message), so only then is its close worth a job.
    */
   public spoke = false

@@ -18,15 +18,14 @@ function refusedUpgrade(url: string): Promise<{ status: number; retryAfter?: str
   })
 }
 
-const rejections = async (r: TestRelay, reason: string): Promise<number> => {
+/** The value of the relay's first sample matching `pattern` (its value captured), 0 when there is none. */
+const metricValue = async (r: TestRelay, pattern: RegExp): Promise<number> => {
   const text = await (await r.internal('/metrics')).text()
-  const match = new RegExp(`^relay_messages_rejected_total\\{[^}]*reason="${reason}"[^}]*\\} (\\S+)$`, 'm').exec(text)
-  return match ? Number(match[1]) : 0
+  return Number(pattern.exec(text)?.[1] ?? 0)
 }
-const pendingAdds = async (r: TestRelay): Promise<number> => {
-  const text = await (await r.internal('/metrics')).text()
-  return Number(/^relay_ws_pending_adds\{[^}]*\} (\S+)$/m.exec(text)?.[1] ?? 0)
-}
+const rejections = (r: TestRelay, reason: string): Promise<number> =>
+  metricValue(r, new RegExp(`^relay_messages_rejected_total\\{[^}]*reason="${reason}"[^}]*\\} (\\S+)$`, 'm'))
+const pendingAdds = (r: TestRelay): Promise<number> => metricValue(r, /^relay_ws_pending_adds\{[^}]*\} (\S+)$/m)
 const fullRejections = (r: TestRelay) => rejections(r, 'full')
 const busyRejections = (r: TestRelay) => rejections(r, 'busy')
 
