@@ -47,8 +47,20 @@ describe('kill -9 of a worker and of the wallet relay mid-stream', () => {
       for (const w of cluster.workers) w.proc.child.kill('SIGSTOP')
       try {
         await waitUntil('a backlog', () => acknowledged >= 16, { timeoutMs: 60_000, intervalMs: 20 })
-        victim.proc.child.kill('SIGCONT')
-        await waitUntil('the victim to be busy', async () => (await probe.inboundCounts()).active >= 3, { intervalMs: 10 })
+        // Jobs the frozen survivor may hold are not the victim's. The victim is frozen again before the
+        // count that decides the kill is read, so the jobs it holds cannot finish between that read and
+        // the kill (they did once on a busy machine).
+        const heldBySurvivor = (await probe.inboundCounts()).active
+        await waitUntil(
+          'the victim to hold jobs',
+          async () => {
+            victim.proc.child.kill('SIGCONT')
+            await new Promise((r) => setTimeout(r, 20))
+            victim.proc.child.kill('SIGSTOP')
+            return (await probe.inboundCounts()).active > heldBySurvivor
+          },
+          { intervalMs: 10 },
+        )
         await Promise.all([victim.proc.kill9(), cluster.killRelay(walletRelay)])
       } finally {
         for (const w of cluster.workers) if (w.proc.child.exitCode === null && w.proc.child.signalCode === null) w.proc.child.kill('SIGCONT')
