@@ -2,17 +2,22 @@ import {
   Agent,
   type AgentDependencies,
   CacheModule,
+  DidsModule,
   InMemoryLruCache,
+  JwkDidResolver,
+  KeyDidResolver,
   Kms,
   LogLevel,
   type BaseRecord,
   type Logger,
   type Module,
   type StorageService,
+  WebDidResolver,
 } from '@credo-ts/core'
 import { DidCommModule, type DidCommModuleConfigOptions } from '@credo-ts/didcomm'
 import { agentDependencies } from './agent-dependencies.js'
 import { StorageServiceModule } from './storage-module.js'
+import { FastPeerDidResolver } from './peer-did-4-resolver.js'
 
 export interface CreateCredoAgentOptions<
   Options extends DidCommModuleConfigOptions,
@@ -65,6 +70,8 @@ export function createCredoAgent<
       // it would be a record every worker rewrites on every DID resolution. What it caches (resolved
       // DID documents) is cheap to hold per process, so each process keeps its own.
       cache: new CacheModule({ cache: new InMemoryLruCache({ limit: options.cacheLimit ?? 1_000 }) }),
+      // Credo's default resolvers, with did:peer:4 (every connection's DID) decoded natively fast.
+      dids: new DidsModule({ resolvers: [new WebDidResolver(), new KeyDidResolver(), new FastPeerDidResolver(), new JwkDidResolver()] }),
       didcomm: new DidCommModule(options.didcomm),
       ...(options.modules ?? ({} as Extra)),
     },
