@@ -148,7 +148,7 @@ describe('ConnectionByKeysQuery', () => {
     expect(await withQuery.find(base58(newKey()), base58(keys.ourKey))).toBeUndefined()
   })
 
-  it('uses the tag index for every step on a mediator-sized table, as a custom and as a generic plan', async () => {
+  it('uses the tag index for every step on a mediator-sized table, as a custom and as a generic plan, and keeps the generic one', async () => {
     const pool = platform.db.pool
     await pool.query(
       `INSERT INTO ${RECORDS_TABLE} (context, type, id, value, tags, created_at, updated_at)
@@ -185,6 +185,17 @@ describe('ConnectionByKeysQuery', () => {
           Array.from({ length: 5 }, () => `Bitmap Index Scan ${RECORDS_TABLE}_tags_idx`),
         )
       }
+      // Left to itself, Postgres settles on the generic plan instead of planning every execution anew.
+      await client.query('RESET plan_cache_mode')
+      await client.query(`PREPARE by_keys(text, text, text) AS ${CONNECTION_BY_KEYS_STATEMENT.text}`)
+      for (let i = 0; i < 8; i++) {
+        await client.query(
+          `EXECUTE by_keys('default', '{"recipientKeyFingerprints":["z6MkT${i}"],"role":"received"}', '{"recipientKeyFingerprints":["z6MkO${i}"],"role":"created"}')`,
+        )
+      }
+      const { rows: plans } = await client.query<{ generic_plans: string }>(`SELECT generic_plans FROM pg_prepared_statements WHERE name = 'by_keys'`)
+      await client.query('DEALLOCATE by_keys')
+      expect(Number(plans[0]?.generic_plans)).toBeGreaterThan(0)
     } finally {
       await client.query('RESET plan_cache_mode')
       client.release()
