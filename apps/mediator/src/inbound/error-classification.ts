@@ -28,7 +28,6 @@ const transientCodes = new Set([
 const transientNames = new Set([
   'RecordConcurrencyError',
   'InboundQueueUnavailableError',
-  'InboundAddTimeoutError',
   'MaxRetriesPerRequestError',
   'RelayWriteError',
 ])
