@@ -71,6 +71,7 @@ export function numAlgo4Document(did: string): DidDocument | undefined {
     return undefined
   }
   json.id = parsedDid
+  // Credo slices the parsed DID at the input's last ':' (the same string for the bare DIDs resolvers get).
   json.alsoKnownAs = [parsedDid.slice(0, did.lastIndexOf(':'))]
   const addControllerIfMissing = (item: unknown): void => {
     if (Array.isArray(item)) item.forEach(addControllerIfMissing)
