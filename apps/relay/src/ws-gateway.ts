@@ -169,7 +169,9 @@ export class WsGateway {
   /** Heartbeat tick: terminate sockets that missed the last ping, ping the rest. */
   public sweep(): void {
     for (const ws of this.sockets.values()) {
-      if (!ws.alive) {
+      // A socket paused for a job add reads nothing, its pong included: a slow Redis is not the
+      // wallet's silence. Its pong is read once the add is done, and the next sweep judges it.
+      if (!ws.alive && !ws.busy) {
         ws.endNote = 'heartbeat timeout'
         this.deps.metrics.heartbeatTerminations.inc()
         ws.terminate()
