@@ -31,6 +31,7 @@ export class LoadFleet {
   public connectSeconds = 0
   /** The latest phase counts of each load process (WalletClient.phase). */
   private readonly phasesByProcess = new Map<number, Record<string, number>>()
+  private readonly loopDelayByProcess = new Map<number, number>()
 
   public constructor(private readonly options: FleetOptions) {}
 
@@ -39,6 +40,11 @@ export class LoadFleet {
     const sum: Record<string, number> = {}
     for (const phases of this.phasesByProcess.values()) for (const [phase, n] of Object.entries(phases)) sum[phase] = (sum[phase] ?? 0) + n
     return sum
+  }
+
+  /** The longest event-loop delay of any load process in its last report (ms; every 5 s). */
+  public loopDelayMaxMs(): number | undefined {
+    return this.loopDelayByProcess.size === 0 ? undefined : Math.max(...this.loopDelayByProcess.values())
   }
 
   public get pids(): number[] {
@@ -93,6 +99,7 @@ export class LoadFleet {
         }
         if (message.type === 'events') {
           if (message.phases) this.phasesByProcess.set(k, message.phases)
+          if (message.loopDelayMaxMs !== undefined) this.loopDelayByProcess.set(k, message.loopDelayMaxMs)
           this.options.onEvents(message)
         }
       })

@@ -5,6 +5,7 @@
  * A process may hold at most 20,000 open files here, hence several of these.
  */
 import { readdirSync } from 'node:fs'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import type { AgentContext } from '@credo-ts/core'
 import pg from 'pg'
 import { SodiumKeyManagementService } from '@mediator/kms'
@@ -21,6 +22,8 @@ const now = () => performance.timeOrigin + performance.now()
 /** Every client started, connected or not (`clients` holds only those whose first connect succeeded). */
 const started: WalletClient[] = []
 let batches = 0
+const loopDelay = monitorEventLoopDelay({ resolution: 20 })
+loopDelay.enable()
 
 setInterval(() => {
   // Every 5 s, where the clients are: a storm's progress, seen from the wallets.
@@ -28,6 +31,8 @@ setInterval(() => {
     const phases: Record<string, number> = {}
     for (const client of started) phases[client.phase] = (phases[client.phase] ?? 0) + 1
     events.phases = phases
+    events.loopDelayMaxMs = Math.round(loopDelay.max / 1e6)
+    loopDelay.reset()
   }
   const { deliveries, confirmed, live, dropped, outcomes, phases } = events
   if (deliveries.length + confirmed.length + live.length + dropped.length + Object.keys(outcomes).length === 0 && !phases) return

@@ -47,6 +47,11 @@ export interface LoadEvents {
   outcomes: Record<string, number>
   /** How many of the process's clients are in each phase (WalletClient.phase), every few seconds. */
   phases?: Record<string, number>
+  /**
+   * With `phases`: the longest the process's event loop was held up since the last report (ms). A load
+   * process late by more than the relay's heartbeat sweep answers pings too late for the relay.
+   */
+  loopDelayMaxMs?: number
 }
 
 export type FromLoad =

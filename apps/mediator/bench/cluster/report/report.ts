@@ -103,8 +103,8 @@ export async function writeReport(dir: string, f: ClusterFigures): Promise<void>
       `${s.forwards_sent} forwards sent, ${s.lost} lost, ${s.delivered_after_confirmation} delivered after confirmation (ms after the confirmation's answer: ${s.after_confirmation_lag_ms.join(', ') || 'none'}), ${s.duplicates} duplicates before confirmation (at least once).`, '')
     const counts = (c: Record<string, number>) => Object.entries(c).map(([k, n]) => `${k}: ${n}`).join(', ') || 'none'
     lines.push(`Wallets' attempts that did not end live, since the kill: ${counts(s.wallet_outcomes)}. Relays at the end: ${counts(s.relay_counters)}.`, '')
-    lines.push('| s after kill | dropped | live again | relays hold | jobs pending | wallets by phase |', '| --- | --- | --- | --- | --- | --- |')
-    for (const p of s.progress) lines.push(`| ${p.seconds} | ${p.dropped} | ${p.live_again} | ${p.relay_sockets.join(' / ')} | ${fmt(p.inbound_pending)} | ${counts(p.wallets)} |`)
+    lines.push('| s after kill | dropped | live again | relays hold | jobs pending | wallets by phase | load processes\' loop delay, max ms |', '| --- | --- | --- | --- | --- | --- | --- |')
+    for (const p of s.progress) lines.push(`| ${p.seconds} | ${p.dropped} | ${p.live_again} | ${p.relay_sockets.join(' / ')} | ${fmt(p.inbound_pending)} | ${counts(p.wallets)} | ${fmt(p.load_loop_delay_max_ms)} |`)
     lines.push('')
   }
   if (f.chaos) {

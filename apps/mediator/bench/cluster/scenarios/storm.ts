@@ -34,6 +34,11 @@ export interface StormProgress {
   inbound_pending: number | undefined
   /** The wallet clients by phase (connecting, awaiting-status, live, backing-off). */
   wallets: Record<string, number>
+  /**
+   * The longest any load process's event loop was held up in its last 5 s (ms): when it nears the relays'
+   * heartbeat sweep (30 s), the wallets' pongs come too late and the relays terminate live sockets.
+   */
+  load_loop_delay_max_ms: number | undefined
 }
 
 const PROGRESS_MS = 15_000
@@ -88,6 +93,7 @@ export async function storm(ctx: RunContext): Promise<StormResult> {
       relay_sockets: memory.map((m) => m.openSockets),
       inbound_pending: await inboundPending(topology.redis.url),
       wallets: ctx.load.phases(),
+      load_loop_delay_max_ms: ctx.load.loopDelayMaxMs(),
     }
   }
 
@@ -109,7 +115,7 @@ export async function storm(ctx: RunContext): Promise<StormResult> {
     nextProgress += PROGRESS_MS
     const p = await snapshot()
     progress.push(p)
-    log(`storm +${p.seconds}s: ${p.live_again}/${p.dropped} live again; relays hold ${p.relay_sockets.join('/')}; ${p.inbound_pending ?? '?'} jobs pending; wallets ${JSON.stringify(p.wallets)}; outcomes ${JSON.stringify(outcomes)}`)
+    log(`storm +${p.seconds}s: ${p.live_again}/${p.dropped} live again; relays hold ${p.relay_sockets.join('/')}; ${p.inbound_pending ?? '?'} jobs pending; load processes' loop delay up to ${p.load_loop_delay_max_ms ?? '?'} ms; wallets ${JSON.stringify(p.wallets)}; outcomes ${JSON.stringify(outcomes)}`)
   }
   progress.push(await snapshot())
   await sending
