@@ -34,7 +34,7 @@ import { oldestWaitingSeconds } from './inbound/inbound-backlog.js'
 import { buildOpsServer } from './http/ops-server.js'
 import { WorkerPresence } from './worker-presence.js'
 import { EnvelopePacker, FastDeliveryPacker, startForwardFastPath } from './forward/index.js'
-import { CreatedDidCache, createPickupFastPath, ShortcutChain } from './pickup-fast/index.js'
+import { ConnectionByKeysQuery, CreatedDidCache, createPickupFastPath, ShortcutChain } from './pickup-fast/index.js'
 import { createPushNotifier, PushDeviceStore, PushMetrics, PushNotificationsModule, type PushNotifier } from './push/index.js'
 import {
   ensureMediatorInvitation,
@@ -296,6 +296,7 @@ export async function buildMediatorWorker(config: MediatorConfig, logger: Logger
         pickupUsers: implicitPickup,
         registry: metrics.registry,
         directory,
+        connections: { query: new ConnectionByKeysQuery(pool) },
       })
     : undefined
   const forwardFast = config.FAST_FORWARD

@@ -2,6 +2,7 @@ import { Kms, TypedArrayEncoder, type AgentContext } from '@credo-ts/core'
 import { DidCommConnectionService } from '@credo-ts/didcomm'
 import { isTransientError } from '../inbound/error-classification.js'
 import { TaggedExpiringCache } from '../cache/tagged-expiring-cache.js'
+import type { ConnectionByKeysQuery } from './connection-by-keys-query.js'
 
 export interface KeyedConnection {
   connectionId: string
@@ -10,6 +11,11 @@ export interface KeyedConnection {
 }
 
 export interface ConnectionsByKeysOptions {
+  /**
+   * findByKeys as one statement on the Postgres storage (what the worker runs on). Without it, Credo's
+   * own findByKeys (three queries) is used.
+   */
+  query?: Pick<ConnectionByKeysQuery, 'find'>
   ttlMs?: number
   maxEntries?: number
   now?: () => number
@@ -32,12 +38,14 @@ const tagsOf = (c: KeyedConnection): string[] => [
  */
 export class ConnectionsByKeys {
   private readonly cache: TaggedExpiringCache<KeyedConnection>
+  private readonly query: Pick<ConnectionByKeysQuery, 'find'> | undefined
 
   public constructor(
     private readonly agentContext: AgentContext,
     options: ConnectionsByKeysOptions = {},
   ) {
     this.cache = new TaggedExpiringCache({ ttlMs: options.ttlMs ?? 15_000, maxEntries: options.maxEntries ?? 100_000, now: options.now })
+    this.query = options.query
   }
 
   public get size(): number {
@@ -66,9 +74,16 @@ export class ConnectionsByKeys {
     const ed25519 = (base58: string) =>
       Kms.PublicJwk.fromPublicKey({ kty: 'OKP', crv: 'Ed25519', publicKey: TypedArrayEncoder.fromBase58(base58) })
     try {
-      const connection = await ctx.dependencyManager
-        .resolve(DidCommConnectionService)
-        .findByKeys(ctx, { senderKey: ed25519(theirKey), recipientKey: ed25519(ourKey) })
+      const senderKey = ed25519(theirKey)
+      const recipientKey = ed25519(ourKey)
+      if (this.query) {
+        const found = await this.query.find(ctx.contextCorrelationId, senderKey.fingerprint, recipientKey.fingerprint)
+        // Two records where Credo expects one: its own path throws RecordDuplicateError for that.
+        if (found.kind !== 'found' || !found.connection.ready) return undefined
+        const { connectionId, ourDid, theirDid } = found.connection
+        return { connectionId, ourDid, theirDid }
+      }
+      const connection = await ctx.dependencyManager.resolve(DidCommConnectionService).findByKeys(ctx, { senderKey, recipientKey })
       if (!connection?.isReady) return undefined
       return { connectionId: connection.id, ourDid: connection.did, theirDid: connection.theirDid }
     } catch (error) {

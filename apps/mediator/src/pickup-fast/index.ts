@@ -14,6 +14,7 @@ import type { LiveSessionDirectory } from '@mediator/redis'
 
 export { CreatedDidCache, CachingDidCommDocumentService, registerCachingDocumentService, type CreatedDid, type CreatedDidCacheOptions } from './created-did-cache.js'
 export { ConnectionsByKeys, type KeyedConnection, type ConnectionsByKeysOptions } from './connections-by-keys.js'
+export { ConnectionByKeysQuery, CONNECTION_BY_KEYS_STATEMENT, type ConnectionByKeys, type ConnectionByKeysResult } from './connection-by-keys-query.js'
 export { OurKeys, type OurKey, type OurKeysOptions } from './our-keys.js'
 export { SessionTrust, SocketSessions, didDigest, type SessionTrustOptions, type SocketSession } from './socket-sessions.js'
 export {
