@@ -22,6 +22,9 @@ const now = () => performance.timeOrigin + performance.now()
 /** Every client started, connected or not (`clients` holds only those whose first connect succeeded). */
 const started: WalletClient[] = []
 let batches = 0
+const FIRST_CONNECT_ATTEMPTS = 3
+const FIRST_CONNECT_RETRY_MS = 2_000
+const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 const loopDelay = monitorEventLoopDelay({ resolution: 20 })
 loopDelay.enable()
 
@@ -72,10 +75,21 @@ async function start(task: StartTask): Promise<void> {
         },
       )
       started.push(client)
-      try {
-        await client.connect()
-        clients.push(client)
-      } catch {
+      // A wallet whose socket did not open (a handshake that timed out on the busy machine, a 503 busy)
+      // tries again after a pause, as an app does. One whose socket opened and then failed is given up:
+      // its socket's close may already have started the client's own reconnect, which terminate() stops.
+      let connected = false
+      for (let attempt = 1; attempt <= FIRST_CONNECT_ATTEMPTS && !connected; attempt++) {
+        try {
+          await client.connect()
+          connected = true
+        } catch {
+          if (client.phase !== 'connecting' || attempt === FIRST_CONNECT_ATTEMPTS) break
+          await delay(FIRST_CONNECT_RETRY_MS * attempt)
+        }
+      }
+      if (connected) clients.push(client)
+      else {
         client.terminate()
         failed++
       }
