@@ -1,14 +1,8 @@
-import type { ChildProcess } from 'node:child_process'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { WebSocket } from 'ws'
-import { connect, envelope, relayFixture, sendFrame, startRedis, stopRedis, unusedPort, type RelayFixture, type TestRelay } from './support.js'
+import { connect, envelope, frozenRedisRelayFixture, metricValue, pendingAdds, sendFrame, type FrozenRedisRelay, type TestRelay } from './support.js'
 
-const metricValue = async (r: TestRelay, pattern: RegExp): Promise<number> => {
-  const text = await (await r.internal('/metrics')).text()
-  return Number(pattern.exec(text)?.[1] ?? 0)
-}
-const pendingAdds = (r: TestRelay) => metricValue(r, /^relay_ws_pending_adds\{[^}]*\} (\S+)$/m)
 const terminations = (r: TestRelay) => metricValue(r, /^relay_heartbeat_terminations_total\{[^}]*\} (\S+)$/m)
 
 /**
@@ -18,33 +12,21 @@ const terminations = (r: TestRelay) => metricValue(r, /^relay_heartbeat_terminat
  * its socket for the relay's slowness.
  */
 describe('the heartbeat and a socket waiting on a slow job add', () => {
-  let f: RelayFixture
-  let redis: ChildProcess | undefined
+  let f: FrozenRedisRelay
 
   beforeAll(async () => {
-    f = await relayFixture('relay-heartbeat-paused')
+    f = await frozenRedisRelayFixture('relay-heartbeat-paused')
   })
   afterAll(async () => {
-    if (redis) {
-      redis.kill('SIGCONT')
-      await stopRedis(redis)
-    }
     await f.cleanup()
   })
 
   it('keeps the waiting socket over many sweeps, and still terminates a peer that is really silent', async () => {
-    const port = await unusedPort()
-    redis = await startRedis(port)
-    const r = await f.start({
-      REDIS_URL: `redis://127.0.0.1:${port}`,
-      HEARTBEAT_INTERVAL_MS: '200',
-      ENQUEUE_TIMEOUT_MS: '20000',
-      WS_ENQUEUE_RETRY_MS: '30000',
-    })
+    const r = await f.start({ HEARTBEAT_INTERVAL_MS: '200' })
     const waiting = await connect(r.wsUrl)
     const silent = await connect(r.wsUrl, { autoPong: false })
 
-    redis.kill('SIGSTOP')
+    f.freeze()
     await sendFrame(waiting.ws, envelope('Authcrypt', 'waits-on-redis'))
     await expect.poll(() => pendingAdds(r), { timeout: 5_000 }).toBe(1)
 
@@ -56,7 +38,7 @@ describe('the heartbeat and a socket waiting on a slow job add', () => {
     expect(await pendingAdds(r)).toBe(1)
     expect(waiting.ws.readyState).toBe(WebSocket.OPEN)
 
-    redis.kill('SIGCONT')
+    f.thaw()
     await expect.poll(() => pendingAdds(r), { timeout: 10_000 }).toBe(0)
     // Read again, its pongs keep it through the sweeps that follow.
     await sleep(1_000)

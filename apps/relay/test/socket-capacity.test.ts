@@ -1,9 +1,20 @@
-import type { ChildProcess } from 'node:child_process'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { WebSocket } from 'ws'
 import { loadRelayConfig } from '../src/config.js'
 import { defaultMaxSockets, NON_SOCKET_FILES } from '../src/socket-capacity.js'
-import { connect, envelope, relayEnv, relayFixture, sendFrame, startRedis, stopRedis, unusedPort, type RelayFixture, type TestRelay } from './support.js'
+import {
+  connect,
+  envelope,
+  metricValue,
+  pendingAdds,
+  relayEnv,
+  relayFixture,
+  sendFrame,
+  frozenRedisRelayFixture,
+  type FrozenRedisRelay,
+  type RelayFixture,
+  type TestRelay,
+} from './support.js'
 
 /** The upgrade's answer when the relay refuses it: status and Retry-After. */
 function refusedUpgrade(url: string): Promise<{ status: number; retryAfter?: string }> {
@@ -18,14 +29,8 @@ function refusedUpgrade(url: string): Promise<{ status: number; retryAfter?: str
   })
 }
 
-/** The value of the relay's first sample matching `pattern` (its value captured), 0 when there is none. */
-const metricValue = async (r: TestRelay, pattern: RegExp): Promise<number> => {
-  const text = await (await r.internal('/metrics')).text()
-  return Number(pattern.exec(text)?.[1] ?? 0)
-}
 const rejections = (r: TestRelay, reason: string): Promise<number> =>
   metricValue(r, new RegExp(`^relay_messages_rejected_total\\{[^}]*reason="${reason}"[^}]*\\} (\\S+)$`, 'm'))
-const pendingAdds = (r: TestRelay): Promise<number> => metricValue(r, /^relay_ws_pending_adds\{[^}]*\} (\S+)$/m)
 const fullRejections = (r: TestRelay) => rejections(r, 'full')
 const busyRejections = (r: TestRelay) => rejections(r, 'busy')
 
@@ -91,32 +96,19 @@ describe('the default MAX_SOCKETS', () => {
  * sockets while MAX_PENDING_ADDS sockets wait on an add.
  */
 describe('a relay with MAX_PENDING_ADDS sockets waiting on Redis', () => {
-  let f: RelayFixture
-  let redis: ChildProcess | undefined
+  let f: FrozenRedisRelay
 
   beforeAll(async () => {
-    f = await relayFixture('relay-busy')
+    f = await frozenRedisRelayFixture('relay-busy')
   })
   afterAll(async () => {
-    if (redis) {
-      redis.kill('SIGCONT')
-      await stopRedis(redis)
-    }
     await f.cleanup()
   })
 
   it('refuses upgrades with 503 until the adds in flight are done', async () => {
-    const port = await unusedPort()
-    redis = await startRedis(port)
-    const r = await f.start({
-      REDIS_URL: `redis://127.0.0.1:${port}`,
-      MAX_PENDING_ADDS: '2',
-      RETRY_AFTER_SECONDS: '2',
-      ENQUEUE_TIMEOUT_MS: '20000',
-      WS_ENQUEUE_RETRY_MS: '30000',
-    })
+    const r = await f.start({ MAX_PENDING_ADDS: '2', RETRY_AFTER_SECONDS: '2' })
     // Redis stops answering: every add now waits.
-    redis.kill('SIGSTOP')
+    f.freeze()
     const waiting = [await connect(r.wsUrl), await connect(r.wsUrl)]
     // Each wallet's first frame (its live-mode request) now waits on its add.
     for (const [i, c] of waiting.entries()) await sendFrame(c.ws, envelope('Authcrypt', `waiting-${i}`))
@@ -125,7 +117,7 @@ describe('a relay with MAX_PENDING_ADDS sockets waiting on Redis', () => {
     expect(await busyRejections(r)).toBe(1)
     for (const c of waiting) expect(c.ws.readyState).toBe(WebSocket.OPEN)
 
-    redis.kill('SIGCONT')
+    f.thaw()
     await expect
       .poll(async () => {
         const c = await connect(r.wsUrl).catch(() => undefined)

@@ -9,7 +9,7 @@ import { vi } from 'vitest'
 import { INBOUND_QUEUE_NAME, RedisKeys, inboundJobSchema } from '@mediator/contracts'
 import type { InboundJob } from '@mediator/contracts'
 import { InboundOrderKeys } from '@mediator/redis'
-import { createTestRedisPrefix } from '@mediator/test-support'
+import { createTestRedisPrefix, freePort } from '@mediator/test-support'
 import type { TestRedisPrefix } from '@mediator/test-support'
 import { createLogger } from '@mediator/config'
 import { buildRelay, loadRelayConfig } from '../src/index.js'
@@ -112,6 +112,15 @@ export async function relayFixture(label: string): Promise<RelayFixture> {
     },
   }
 }
+
+/** The value of the relay's first sample matching `pattern` (its value captured), 0 when there is none. */
+export async function metricValue(r: TestRelay, pattern: RegExp): Promise<number> {
+  const text = await (await r.internal('/metrics')).text()
+  return Number(pattern.exec(text)?.[1] ?? 0)
+}
+
+/** Sockets waiting on a job add (`relay_ws_pending_adds`). */
+export const pendingAdds = (r: TestRelay): Promise<number> => metricValue(r, /^relay_ws_pending_adds\{[^}]*\} (\S+)$/m)
 
 /** A WebSocket client that records what it receives. */
 export interface TestClient {
@@ -216,3 +225,36 @@ export async function stopRedis(child: ChildProcess): Promise<void> {
   await exited
 }
 
+
+/**
+ * A relay on a private Redis the test may freeze (SIGSTOP): every job add then waits, as it does on a
+ * Redis starved in a reconnect storm. Adds wait up to 20 s and are retried for 30 s unless `env` says
+ * otherwise, so a frozen Redis holds sockets paused rather than closing them with 1013.
+ */
+export interface FrozenRedisRelay {
+  start(env?: Record<string, string>): Promise<TestRelay>
+  freeze(): void
+  thaw(): void
+  cleanup(): Promise<void>
+}
+
+export async function frozenRedisRelayFixture(label: string): Promise<FrozenRedisRelay> {
+  const f = await relayFixture(label)
+  let redis: ChildProcess | undefined
+  return {
+    async start(env = {}) {
+      const port = await freePort()
+      redis = await startRedis(port)
+      return f.start({ REDIS_URL: `redis://127.0.0.1:${port}`, ENQUEUE_TIMEOUT_MS: '20000', WS_ENQUEUE_RETRY_MS: '30000', ...env })
+    },
+    freeze: () => void redis?.kill('SIGSTOP'),
+    thaw: () => void redis?.kill('SIGCONT'),
+    async cleanup() {
+      if (redis) {
+        redis.kill('SIGCONT')
+        await stopRedis(redis)
+      }
+      await f.cleanup()
+    },
+  }
+}
