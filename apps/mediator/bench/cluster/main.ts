@@ -107,9 +107,11 @@ async function main(): Promise<void> {
     const cpuBeforeConnect = topology.readCpu()
     await load.connect()
     const cpuConnect = topology.readCpu()
-    const connectCpu = Object.fromEntries(
-      Object.entries(cpuConnect).map(([k, v]) => [k, Math.round((v - cpuBeforeConnect[k as keyof typeof cpuConnect]) / Math.max(1, load?.live ?? 1) * 100) / 100]),
-    )
+    const perWallet = (ms: number) => Math.round((ms / Math.max(1, load?.live ?? 1)) * 100) / 100
+    const connectCpu = {
+      ...Object.fromEntries(Object.entries(cpuConnect).map(([k, v]) => [k, perWallet(v - cpuBeforeConnect[k as keyof typeof cpuConnect])])),
+      load: perWallet(load.connectCpuMs),
+    }
     log(`${load.live} wallets live (${load.failed} failed) in ${load.connectSeconds.toFixed(1)} s; CPU ms per wallet ${JSON.stringify(connectCpu)}`)
     sender = new ForwardSender(topology.publicUrls, ledger)
     const ctx: RunContext = {

@@ -29,6 +29,8 @@ export class LoadFleet {
   public live = 0
   public failed = 0
   public connectSeconds = 0
+  /** CPU the load processes spent opening their sockets and turning live mode on (their own start excluded). */
+  public connectCpuMs = 0
   /** The latest phase counts of each load process (WalletClient.phase). */
   private readonly phasesByProcess = new Map<number, Record<string, number>>()
   private readonly loopDelayByProcess = new Map<number, number>()
@@ -68,11 +70,13 @@ export class LoadFleet {
     this.connectSeconds = (performance.now() - started) / 1000
     this.live = results.reduce((s, r) => s + r.live, 0)
     this.failed = results.reduce((s, r) => s + r.failed, 0)
+    this.connectCpuMs = results.reduce((s, r) => s + r.cpuMs, 0)
   }
 
-  private startProcess(k: number, sockets: StartTask['sockets']): Promise<{ live: number; failed: number }> {
+  private startProcess(k: number, sockets: StartTask['sockets']): Promise<{ live: number; failed: number; cpuMs: number }> {
     const child = fork(new URL('./load-process.ts', import.meta.url).pathname, [], {
-      execArgv: ['--conditions=source', '--import', 'tsx'],
+      // BENCH_LOAD_PROF=dir: a CPU profile of each load process, written when it stops.
+      execArgv: ['--conditions=source', '--import', 'tsx', ...(process.env.BENCH_LOAD_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_LOAD_PROF}`] : [])],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     })
     running.add(child)
@@ -95,7 +99,7 @@ export class LoadFleet {
         }
         if (message.type === 'connected') {
           this.options.log(`load process ${k}: ${message.live} live, ${message.failed} failed, ${message.fds} open files`)
-          resolve({ live: message.live, failed: message.failed })
+          resolve({ live: message.live, failed: message.failed, cpuMs: message.cpuMs })
         }
         if (message.type === 'events') {
           if (message.phases) this.phasesByProcess.set(k, message.phases)

@@ -43,7 +43,13 @@ setInterval(() => {
   events = noEvents()
 }, 100).unref()
 
+const cpuMsNow = () => {
+  const { user, system } = process.cpuUsage()
+  return (user + system) / 1000
+}
+
 async function start(task: StartTask): Promise<void> {
+  const cpuAtStart = cpuMsNow()
   pool = new pg.Pool({ connectionString: task.keys.url, options: `-c search_path="${task.keys.schema}"`, max: 2 })
   const kms = await SodiumKeyManagementService.create({ pool, masterKey: new Uint8Array(Buffer.from(task.keys.masterKeyHex, 'hex')) })
   // The KMS reads nothing of a context but its correlation id; every wallet agent used the default one.
@@ -96,7 +102,7 @@ async function start(task: StartTask): Promise<void> {
     }
   }
   await Promise.all(Array.from({ length: task.concurrency }, open))
-  send({ type: 'connected', live: clients.length, failed, fds: readdirSync('/proc/self/fd').length })
+  send({ type: 'connected', live: clients.length, failed, fds: readdirSync('/proc/self/fd').length, cpuMs: cpuMsNow() - cpuAtStart })
 }
 
 process.on('message', (message: ToLoad) => {

@@ -56,5 +56,6 @@ export interface LoadEvents {
 
 export type FromLoad =
   | { type: 'ready' }
-  | { type: 'connected'; live: number; failed: number; fds: number }
+  /** `cpuMs`: the process's CPU from the start task to here, its wallets' going live (its own start excluded). */
+  | { type: 'connected'; live: number; failed: number; fds: number; cpuMs: number }
   | LoadEvents
