@@ -9,6 +9,7 @@ import {
   type EnvelopeJson,
 } from '../src/forward/index.js'
 import type { BenchWallet } from './wallet-setup.js'
+import { AckTicker, type AckFlushable } from './ack-ticker.js'
 
 const PICKUP = 'https://didcomm.org/messagepickup/2.0'
 
@@ -52,14 +53,16 @@ const RECONNECT_MAX_MS = 5_000
  * it turns live mode on (pickup v2 live-delivery-change with return route), opens every delivery
  * with the wallet's KMS, reports each delivered message by the `tag` of its (still encrypted) inner
  * envelope and its pickup message id, and confirms deliveries with messages-received, batched every
- * `ackIntervalMs`. The socket answers the relay's pings (ws does that by itself), as Credo's does.
+ * `ackIntervalMs` at a phase of its own (one `AckTicker` per process serves every client). The socket answers the relay's pings (ws does that by itself), as Credo's does.
  */
-export class WalletClient {
+export class WalletClient implements AckFlushable {
   private socket?: WebSocket
   private readonly packer: EnvelopePacker
   private readonly peers: PeerKeyCache
   private pendingAcks: string[] = []
-  private ackTimer?: NodeJS.Timeout
+  private readonly acks: AckTicker
+  private readonly ackPhase: number
+  private acksScheduled = false
   private live?: () => void
   private liveRequestId?: string
   /** messages-received sent and not yet answered: their ids, by the message's @id. */
@@ -76,10 +79,12 @@ export class WalletClient {
     private readonly wallet: WalletKeys,
     private readonly wsUrl: string,
     private readonly onDelivered: (innerTag: string, messageId: string) => void,
-    private readonly ackIntervalMs: number,
+    ackIntervalMs: number,
     private readonly options: WalletClientOptions = {},
   ) {
     this.peers = options.peers ?? new PeerKeyCache()
+    this.acks = AckTicker.for(ackIntervalMs)
+    this.ackPhase = this.acks.phase()
     this.packer = new EnvelopePacker(wallet.kms, this.peers)
   }
 
@@ -130,18 +135,23 @@ export class WalletClient {
     await Promise.race([live, closed, timeout]).finally(() => clearTimeout(timer))
     this.phase = 'live'
     this.reconnects = 0
-    if (this.ackTimer) return
-    // Independent wallets do not confirm in step: a random phase keeps acks from arriving in bursts.
-    this.ackTimer = setTimeout(() => {
-      this.ackTimer = setInterval(() => void this.flushAcks(), this.ackIntervalMs)
-    }, Math.random() * this.ackIntervalMs)
+  }
+
+  /** The ticker reached this client's phase: confirm what was delivered since the last time. */
+  public flushDueAcks(): void {
+    this.acksScheduled = false
+    if (this.closing) return
+    void this.flushAcks()
+    // Not sent (the socket is between connections): try again at the next round, as the timer did.
+    if (this.pendingAcks.length > 0) {
+      this.acksScheduled = true
+      this.acks.schedule(this, this.ackPhase)
+    }
   }
 
   public async close(): Promise<void> {
     this.closing = true
     this.phase = 'closed'
-    clearTimeout(this.ackTimer)
-    clearInterval(this.ackTimer)
     await this.flushAcks()
     this.socket?.close(1000)
   }
@@ -150,8 +160,6 @@ export class WalletClient {
   public terminate(): void {
     this.closing = true
     this.phase = 'closed'
-    clearTimeout(this.ackTimer)
-    clearInterval(this.ackTimer)
     this.socket?.terminate()
   }
 
@@ -203,6 +211,10 @@ export class WalletClient {
     this.deliveries++
     for (const attachment of message['~attach'] ?? []) {
       this.pendingAcks.push(attachment['@id'])
+      if (!this.acksScheduled) {
+        this.acksScheduled = true
+        this.acks.schedule(this, this.ackPhase)
+      }
       const tag = attachment.data?.json?.tag
       if (typeof tag === 'string') this.onDelivered(tag, attachment['@id'])
     }

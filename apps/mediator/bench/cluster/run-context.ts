@@ -42,32 +42,39 @@ export async function waitDelivered(ledger: DeliveryLedger, from: number, to: nu
   while (!ledger.allDelivered(from, to) && Date.now() < deadline) await sleep(250)
 }
 
-/** The failure reasons of the first `count` dead-lettered jobs. */
-export async function deadLetterReasons(redisUrl: string, count: number): Promise<string[]> {
-  const queue = new Queue(INBOUND_QUEUE_NAME, { connection: { url: redisUrl, maxRetriesPerRequest: 1 }, prefix: new RedisKeys('bench').bullPrefix })
+/**
+ * `read` on a short-lived view of the run's inbound queue; `fallback` when Redis does not answer within
+ * 3 s or fails. Without an offline queue (the default here) a command waits for no reconnect, and BullMQ
+ * then reports the connection's failure as an 'error' event, which must have a listener: with none it
+ * ended the whole run (seen at 100,000 wallets, when the harness's new connection was slow to open).
+ */
+async function readInboundQueue<T, F>(redisUrl: string, read: (queue: Queue) => Promise<T>, fallback: F, offlineQueue = false): Promise<T | F> {
+  const queue = new Queue(INBOUND_QUEUE_NAME, {
+    connection: { url: redisUrl, maxRetriesPerRequest: 1, enableOfflineQueue: offlineQueue },
+    prefix: new RedisKeys('bench').bullPrefix,
+  })
+  queue.on('error', () => undefined)
   try {
-    const jobs = await queue.getJobs(['failed'], 0, count - 1)
-    return jobs.map((j) => `${j.attemptsMade} attempts: ${j.failedReason}`)
+    return await Promise.race([read(queue), sleep(3_000).then(() => fallback)])
   } catch {
-    return []
+    return fallback
   } finally {
     await queue.close().catch(() => undefined)
   }
+}
+
+/** The failure reasons of the first `count` dead-lettered jobs. */
+export async function deadLetterReasons(redisUrl: string, count: number): Promise<string[]> {
+  const jobs = await readInboundQueue(redisUrl, (queue) => queue.getJobs(['failed'], 0, count - 1), [], true)
+  return jobs.map((j) => `${j.attemptsMade} attempts: ${j.failedReason}`)
 }
 
 /**
  * Jobs the workers still have to do (waiting, prioritized, active; not delayed retries nor dead letters),
  * or undefined when Redis does not answer.
  */
-export async function inboundPending(redisUrl: string): Promise<number | undefined> {
-  const queue = new Queue(INBOUND_QUEUE_NAME, { connection: { url: redisUrl, maxRetriesPerRequest: 1, enableOfflineQueue: false }, prefix: new RedisKeys('bench').bullPrefix })
-  try {
-    return await Promise.race([queue.getJobCountByTypes('waiting', 'prioritized', 'active'), sleep(3_000).then(() => undefined)])
-  } catch {
-    return undefined
-  } finally {
-    await queue.close().catch(() => undefined)
-  }
+export function inboundPending(redisUrl: string): Promise<number | undefined> {
+  return readInboundQueue(redisUrl, (queue) => queue.getJobCountByTypes('waiting', 'prioritized', 'active'), undefined)
 }
 
 /**
@@ -86,13 +93,6 @@ export async function waitInboundIdle(redisUrl: string, confirmMs: number, deadl
 }
 
 /** Dead letters so far: inbound jobs that ran out of attempts (BullMQ's failed set). */
-export async function deadLetters(redisUrl: string): Promise<number | undefined> {
-  const queue = new Queue(INBOUND_QUEUE_NAME, { connection: { url: redisUrl, maxRetriesPerRequest: 1, enableOfflineQueue: false }, prefix: new RedisKeys('bench').bullPrefix })
-  try {
-    return await Promise.race([queue.getJobCountByTypes('failed'), sleep(3_000).then(() => undefined)])
-  } catch {
-    return undefined
-  } finally {
-    await queue.close().catch(() => undefined)
-  }
+export function deadLetters(redisUrl: string): Promise<number | undefined> {
+  return readInboundQueue(redisUrl, (queue) => queue.getJobCountByTypes('failed'), undefined)
 }

@@ -1,5 +1,6 @@
 import { percentile, round } from '../../support/percentile.js'
 import { epochMs, packFor, sleep, waitDelivered, type RunContext } from '../run-context.js'
+import { cpuMs } from '../../support/proc-stat.js'
 import type { CpuByRole } from '../topology.js'
 
 export interface DensityResult {
@@ -11,7 +12,8 @@ export interface DensityResult {
   rss_per_socket_bytes: number
   heap_per_socket_bytes: number
   relay_rss_bytes: number[]
-  idle_cpu_ms_per_s: CpuByRole
+  /** Every role's CPU at rest, the load processes' (`load`) included: they answer the pings and run the wallets' timers. */
+  idle_cpu_ms_per_s: CpuByRole & { load: number }
   sample_sent: number
   sample_delivered: number
   sample_p50_ms: number
@@ -34,10 +36,13 @@ export async function density(ctx: RunContext, idle: Array<{ rss: number; heapUs
 
   // At rest for at least one ping round of the relays (30 s), or the step duration if longer.
   const restMs = Math.max(31_000, args.duration * 1000)
-  const before = topology.readCpu()
+  const readCpu = () => ({ ...topology.readCpu(), load: load.pids.reduce((sum, pid) => sum + cpuMs(pid), 0) })
+  const before = readCpu()
   await sleep(restMs)
-  const cpu = topology.readCpu()
-  const idleCpu = Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, round((v - before[k as keyof CpuByRole]) / (restMs / 1000), 1)])) as CpuByRole
+  const cpu = readCpu()
+  const idleCpu = Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, round((v - before[k as keyof typeof cpu]) / (restMs / 1000), 1)])) as CpuByRole & {
+    load: number
+  }
   log(`density: CPU at rest (ms/s) ${JSON.stringify(idleCpu)}`)
 
   const sampleSize = Math.min(500, fleet.wallets.length)
