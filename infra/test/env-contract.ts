@@ -36,6 +36,7 @@ export const ENV_CONTRACT: Record<Role, RoleContract> = {
       DRAIN_TIMEOUT_MS: '15 s; chart value relay.drainTimeoutMs (grace period derived from it)',
       ENQUEUE_TIMEOUT_MS: 'the shared default of the inbound queue',
       WS_ENQUEUE_RETRY_MS: '10 s of retries before a WebSocket message is refused',
+      WS_ENQUEUE_PATIENCE_MS: '60 s for an add still on its way (two heartbeat sweeps)',
       HTTP_ENQUEUE_RETRY_MS: '5 s, below Credo\'s 15 s HTTP timeout',
       RETRY_AFTER_SECONDS: '5 s hint on 503',
       RECENTLY_CLOSED_MAX: '50 000 closed socket ids remembered',

@@ -57,6 +57,8 @@ export const relayEnvSchema = z.object({
   DRAIN_TIMEOUT_MS: envInt({ min: 0 }).default(15_000),
   ENQUEUE_TIMEOUT_MS: envInt({ min: 50 }).default(DEFAULT_INBOUND_ADD_TIMEOUT_MS),
   WS_ENQUEUE_RETRY_MS: envInt({ min: 0 }).default(10_000),
+  // Two heartbeat sweeps: a socket paused that long is terminated as silent anyway.
+  WS_ENQUEUE_PATIENCE_MS: envInt({ min: 0 }).default(60_000),
   // Below the 15 s after which Credo's HTTP transport gives up on a request.
   HTTP_ENQUEUE_RETRY_MS: envInt({ min: 0 }).default(5_000),
   RETRY_AFTER_SECONDS: envInt({ min: 1 }).default(5),
@@ -100,6 +102,7 @@ export interface RelayConfig {
   drainTimeoutMs: number
   enqueueTimeoutMs: number
   wsEnqueueRetryMs: number
+  wsEnqueuePatienceMs: number
   httpEnqueueRetryMs: number
   retryAfterSeconds: number
   recentlyClosedMax: number
@@ -139,6 +142,7 @@ export function loadRelayConfig(env: Record<string, string | undefined> = proces
     drainTimeoutMs: e.DRAIN_TIMEOUT_MS,
     enqueueTimeoutMs: e.ENQUEUE_TIMEOUT_MS,
     wsEnqueueRetryMs: e.WS_ENQUEUE_RETRY_MS,
+    wsEnqueuePatienceMs: e.WS_ENQUEUE_PATIENCE_MS,
     httpEnqueueRetryMs: e.HTTP_ENQUEUE_RETRY_MS,
     retryAfterSeconds: e.RETRY_AFTER_SECONDS,
     recentlyClosedMax: e.RECENTLY_CLOSED_MAX,

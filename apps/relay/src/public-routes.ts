@@ -100,7 +100,8 @@ export function registerPublicRoutes(app: FastifyInstance, deps: PublicRoutesDep
     try {
       // The sender waits meanwhile: a Redis failover of a few seconds costs it time, not a 503 that
       // many senders (Credo's HTTP transport among them) take for delivered and drop.
-      await storeMessage(order, queue, job, envelope.alg !== 'Authcrypt', config.httpEnqueueRetryMs)
+      // The sender waits on the request: an add still on its way is waited for within the same bound.
+      await storeMessage(order, queue, job, envelope.alg !== 'Authcrypt', { retryForMs: config.httpEnqueueRetryMs })
     } catch (err) {
       held.answer(requestId, { kind: 'shutdown' })
       metrics.rejected.inc({ transport: 'http', reason: 'redis_unavailable' })

@@ -12,7 +12,7 @@ import type { RecentlyClosed } from './recently-closed.js'
 import { inspectEnvelope } from './envelope.js'
 import { NO_HEADERS, pickHeaders } from './headers.js'
 import { takeToken } from './rate-limit.js'
-import { addWithRetry, storeMessage } from './enqueue-retry.js'
+import { addWithRetry, inboundAddInFlight, storeMessage } from './enqueue-retry.js'
 
 /** WebSocket close codes the relay uses, with the reason it gives. */
 export const CloseCode = {
@@ -338,6 +338,8 @@ export class WsGateway {
       return
     }
     const started = process.hrtime.bigint()
+    // The socket is paused meanwhile, so a slow add holds nothing but this socket's own frames.
+    const window = { retryForMs: config.wsEnqueueRetryMs, patienceMs: config.wsEnqueuePatienceMs }
     try {
       if (item.kind === 'message') {
         const job = {
@@ -349,12 +351,12 @@ export class WsGateway {
           replyExpected: false,
           headers: ws.headers,
         } as const
-        await storeMessage(this.deps.order, queue, job, item.barrier, config.wsEnqueueRetryMs)
+        await storeMessage(this.deps.order, queue, job, item.barrier, window)
       } else {
-        await addWithRetry(
-          () => queue.addSocketClosed({ ...ref, kind: 'socket-closed', at: item.at, code: item.code, reason: item.reason }),
-          config.wsEnqueueRetryMs,
-        )
+        await addWithRetry(() => queue.addSocketClosed({ ...ref, kind: 'socket-closed', at: item.at, code: item.code, reason: item.reason }), {
+          ...window,
+          inFlight: inboundAddInFlight,
+        })
       }
       if (item.kind === 'message') metrics.accepted.inc({ transport: 'ws' })
       metrics.jobAddSeconds.observe({ kind: item.kind }, Number(process.hrtime.bigint() - started) / 1e9)

@@ -54,6 +54,21 @@ export class InboundQueueUnavailableError extends Error {
 }
 
 /**
+ * An add that did not resolve within the add timeout while the connection was up: Redis (or this
+ * process) is slow, and the add is usually still on its way. `pending` settles when it does; sending
+ * the same add again would only queue a second copy of the work behind the first.
+ */
+export class InboundAddTimeoutError extends InboundQueueUnavailableError {
+  public constructor(
+    message: string,
+    public readonly pending: Promise<void>,
+  ) {
+    super(message)
+    this.name = 'InboundAddTimeoutError'
+  }
+}
+
+/**
  * The producer side of the inbound queue: one BullMQ job per message and per socket event, validated
  * against the contract, with ids that make a retried add a no-op. It only adds; workers consume.
  */
@@ -111,14 +126,22 @@ export class InboundQueue {
 
   private async add(data: InboundJob, jobId: string): Promise<void> {
     let timer: NodeJS.Timeout | undefined
+    const adding = this.queue.add(data.kind, data, { ...this.jobDefaults, jobId }).then(
+      () => undefined,
+      (err: unknown) => {
+        throw new InboundQueueUnavailableError(`inbound job add failed: ${(err as Error).message}`, { cause: err })
+      },
+    )
+    // Whoever gave up on it may not be listening any more.
+    adding.catch(() => undefined)
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(
-        () => reject(new InboundQueueUnavailableError(`inbound job add timed out after ${this.addTimeoutMs} ms`)),
+        () => reject(new InboundAddTimeoutError(`inbound job add timed out after ${this.addTimeoutMs} ms`, adding)),
         this.addTimeoutMs,
       )
     })
     try {
-      await Promise.race([this.queue.add(data.kind, data, { ...this.jobDefaults, jobId }), timeout])
+      await Promise.race([adding, timeout])
     } catch (err) {
       if (err instanceof InboundQueueUnavailableError) throw err
       throw new InboundQueueUnavailableError(`inbound job add failed: ${(err as Error).message}`, { cause: err })

@@ -28,6 +28,7 @@ const transientCodes = new Set([
 const transientNames = new Set([
   'RecordConcurrencyError',
   'InboundQueueUnavailableError',
+  'InboundAddTimeoutError',
   'MaxRetriesPerRequestError',
   'RelayWriteError',
 ])
