@@ -57,7 +57,7 @@ export const relayEnvSchema = z.object({
   DRAIN_TIMEOUT_MS: envInt({ min: 0 }).default(15_000),
   ENQUEUE_TIMEOUT_MS: envInt({ min: 50 }).default(DEFAULT_INBOUND_ADD_TIMEOUT_MS),
   WS_ENQUEUE_RETRY_MS: envInt({ min: 0 }).default(10_000),
-  // Two heartbeat sweeps: a socket paused that long is terminated as silent anyway.
+  // A socket waits paused meanwhile; the heartbeat passes over it (it cannot read its pongs) until the add is done.
   WS_ENQUEUE_PATIENCE_MS: envInt({ min: 0 }).default(60_000),
   // Below the 15 s after which Credo's HTTP transport gives up on a request.
   HTTP_ENQUEUE_RETRY_MS: envInt({ min: 0 }).default(5_000),
