@@ -140,11 +140,9 @@ export class InboundQueue {
         this.addTimeoutMs,
       )
     })
+    // Both reject with an InboundQueueUnavailableError: `adding` wraps BullMQ's failure itself.
     try {
       await Promise.race([adding, timeout])
-    } catch (err) {
-      if (err instanceof InboundQueueUnavailableError) throw err
-      throw new InboundQueueUnavailableError(`inbound job add failed: ${(err as Error).message}`, { cause: err })
     } finally {
       clearTimeout(timer)
     }
