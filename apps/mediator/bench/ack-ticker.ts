@@ -38,7 +38,10 @@ export class AckTicker {
     return Math.floor(Math.random() * this.slots.length)
   }
 
-  /** `client` has acks waiting: it is flushed when the ticker next reaches its phase (within one interval). */
+  /**
+   * `client` has acks waiting: it is flushed when the ticker next reaches its phase (within one interval).
+   * Scheduling it again before then changes nothing.
+   */
   public schedule(client: AckFlushable, phase: number): void {
     this.slots[phase % this.slots.length]?.add(client)
     if (this.timer) return

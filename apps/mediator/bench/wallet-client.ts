@@ -53,7 +53,8 @@ const RECONNECT_MAX_MS = 5_000
  * it turns live mode on (pickup v2 live-delivery-change with return route), opens every delivery
  * with the wallet's KMS, reports each delivered message by the `tag` of its (still encrypted) inner
  * envelope and its pickup message id, and confirms deliveries with messages-received, batched every
- * `ackIntervalMs` at a phase of its own (one `AckTicker` per process serves every client). The socket answers the relay's pings (ws does that by itself), as Credo's does.
+ * `ackIntervalMs` at a phase of its own (one `AckTicker` per process serves every client). The socket
+ * answers the relay's pings (ws does that by itself), as Credo's does.
  */
 export class WalletClient implements AckFlushable {
   private socket?: WebSocket
@@ -62,7 +63,6 @@ export class WalletClient implements AckFlushable {
   private pendingAcks: string[] = []
   private readonly acks: AckTicker
   private readonly ackPhase: number
-  private acksScheduled = false
   private live?: () => void
   private liveRequestId?: string
   /** messages-received sent and not yet answered: their ids, by the message's @id. */
@@ -139,14 +139,10 @@ export class WalletClient implements AckFlushable {
 
   /** The ticker reached this client's phase: confirm what was delivered since the last time. */
   public flushDueAcks(): void {
-    this.acksScheduled = false
     if (this.closing) return
     void this.flushAcks()
     // Not sent (the socket is between connections): try again at the next round, as the timer did.
-    if (this.pendingAcks.length > 0) {
-      this.acksScheduled = true
-      this.acks.schedule(this, this.ackPhase)
-    }
+    if (this.pendingAcks.length > 0) this.acks.schedule(this, this.ackPhase)
   }
 
   public async close(): Promise<void> {
@@ -211,10 +207,7 @@ export class WalletClient implements AckFlushable {
     this.deliveries++
     for (const attachment of message['~attach'] ?? []) {
       this.pendingAcks.push(attachment['@id'])
-      if (!this.acksScheduled) {
-        this.acksScheduled = true
-        this.acks.schedule(this, this.ackPhase)
-      }
+      this.acks.schedule(this, this.ackPhase)
       const tag = attachment.data?.json?.tag
       if (typeof tag === 'string') this.onDelivered(tag, attachment['@id'])
     }

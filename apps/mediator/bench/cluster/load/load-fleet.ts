@@ -1,4 +1,5 @@
 import { fork, type ChildProcess } from 'node:child_process'
+import { cpuMs } from '../../support/proc-stat.js'
 import type { FleetConnection, FromLoad, KeysDatabase, LoadEvents, StartTask } from './protocol.js'
 
 /** Sockets per load process: well under the 20,000 open files one process may hold. */
@@ -51,6 +52,11 @@ export class LoadFleet {
 
   public get pids(): number[] {
     return this.children.flatMap((c) => (c.pid === undefined ? [] : [c.pid]))
+  }
+
+  /** CPU the load processes have used so far (ms, from /proc): what the harness's own wallets cost. */
+  public cpuMs(): number {
+    return this.pids.reduce((sum, pid) => sum + cpuMs(pid), 0)
   }
 
   public async connect(): Promise<void> {

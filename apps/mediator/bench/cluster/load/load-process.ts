@@ -6,6 +6,7 @@
  */
 import { readdirSync } from 'node:fs'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
+import { setTimeout as delay } from 'node:timers/promises'
 import type { AgentContext } from '@credo-ts/core'
 import pg from 'pg'
 import { SodiumKeyManagementService } from '@mediator/kms'
@@ -24,7 +25,6 @@ const started: WalletClient[] = []
 let batches = 0
 const FIRST_CONNECT_ATTEMPTS = 3
 const FIRST_CONNECT_RETRY_MS = 2_000
-const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 const loopDelay = monitorEventLoopDelay({ resolution: 20 })
 loopDelay.enable()
 

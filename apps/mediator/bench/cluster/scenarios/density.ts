@@ -1,6 +1,5 @@
 import { percentile, round } from '../../support/percentile.js'
 import { epochMs, packFor, sleep, waitDelivered, type RunContext } from '../run-context.js'
-import { cpuMs } from '../../support/proc-stat.js'
 import type { CpuByRole } from '../topology.js'
 
 export interface DensityResult {
@@ -36,7 +35,7 @@ export async function density(ctx: RunContext, idle: Array<{ rss: number; heapUs
 
   // At rest for at least one ping round of the relays (30 s), or the step duration if longer.
   const restMs = Math.max(31_000, args.duration * 1000)
-  const readCpu = () => ({ ...topology.readCpu(), load: load.pids.reduce((sum, pid) => sum + cpuMs(pid), 0) })
+  const readCpu = () => ({ ...topology.readCpu(), load: load.cpuMs() })
   const before = readCpu()
   await sleep(restMs)
   const cpu = readCpu()

@@ -1,4 +1,3 @@
-import { cpuMs } from '../../support/proc-stat.js'
 import { maxHeld, ramp, rampRates, type RampStep } from './ramp.js'
 import { CredoAlongside, type CredoFigures } from '../credo-alongside.js'
 import { waitInboundIdle, type RunContext } from '../run-context.js'
@@ -40,7 +39,7 @@ export async function throughput(ctx: RunContext): Promise<ThroughputResult> {
       ledger: ctx.ledger,
       rates: rampRates(args.rate),
       stepSeconds: args.duration,
-      cpuOf: () => ({ ...topology.readCpu(), load: ctx.load.pids.reduce((sum, pid) => sum + cpuMs(pid), 0) }),
+      cpuOf: () => ({ ...topology.readCpu(), load: ctx.load.cpuMs() }),
       log,
       waitIdle: (deadline) => waitInboundIdle(topology.redis.url, args.ackMs, deadline),
     })
