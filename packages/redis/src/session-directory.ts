@@ -8,6 +8,7 @@ import {
   socketSessionsScript,
   touchScript,
   unregisterScript,
+  vouchScript,
 } from './lua/session-directory-scripts.js'
 import { assertNoClientKeyPrefix, scriptCommand, type ScriptCommand } from './lua/script-client.js'
 import { SessionDirectoryKeys } from './session-directory-keys.js'
@@ -31,6 +32,11 @@ export const liveSessionEntrySchema = z.object({
   /** Which worker registered it: for logs and debugging only. */
   registeredBy: id.optional(),
   /**
+   * When a worker last checked this session's keys against storage and found the same connection
+   * (`vouch`), ms since the epoch by that worker's clock. Absent until then; a new registration drops it.
+   */
+  checkedAt: z.number().int().nonnegative().optional(),
+  /**
    * Whatever the worker needs to pack a delivery for this session without loading the connection
    * (e.g. the wallet's and our public keys), as JSON of at most 4 KiB. Stored, never interpreted:
    * readers validate it themselves.
@@ -47,6 +53,7 @@ export type RegisterOutcome = 'registered' | 'refreshed' | 'replaced' | 'stale' 
 
 const storedEntrySchema = liveSessionEntrySchema.extend({
   registeredAt: z.coerce.number().int().nonnegative(),
+  checkedAt: z.coerce.number().int().nonnegative().optional(),
   keys: z.string().optional(),
 })
 
@@ -74,6 +81,7 @@ const commands = {
   removeSocket: { name: 'mediatorSessionRemoveSocket', keys: 2, lua: removeSocketScript },
   removeRelayBatch: { name: 'mediatorSessionRemoveRelayBatch', keys: 1, lua: removeRelayBatchScript },
   socketSessions: { name: 'mediatorSessionSocketSessions', keys: 1, lua: socketSessionsScript },
+  vouch: { name: 'mediatorSessionVouch', keys: 2, lua: vouchScript },
 } as const
 type CommandKey = keyof typeof commands
 
@@ -190,6 +198,21 @@ export class LiveSessionDirectory {
     return touched === 1
   }
 
+  /**
+   * Records that the connection's session on this socket was checked against storage at `checkedAt`
+   * (a worker looked the message's keys up and found this connection), if the entry still points at
+   * the socket; a later check is never overwritten by an earlier one. Returns whether the entry was there.
+   */
+  public async vouch(connectionId: string, relayId: string, socketId: string, checkedAt: number): Promise<boolean> {
+    const at = z.number().int().nonnegative().parse(checkedAt)
+    const vouched = await this.command(this.redis, 'vouch')(
+      this.keys.entry(nonEmpty(connectionId)),
+      this.keys.socket(nonEmpty(relayId), nonEmpty(socketId)),
+      at,
+    )
+    return vouched === 1
+  }
+
   /** The socket closed: drops every entry still pointing at it. Returns their connectionIds. */
   public async removeSocket(relayId: string, socketId: string): Promise<string[]> {
     return (await this.command(this.redis, 'removeSocket')(
@@ -200,10 +223,6 @@ export class LiveSessionDirectory {
     )) as string[]
   }
 
-  /**
-   * The relay is dead (its heartbeat expired): drops every entry on it, `removeRelayBatchSize`
-   * sockets per atomic step so Redis is never blocked long. Returns how many entries it removed.
-   */
   /**
    * Sockets with at least one live session on each of the given relays: a cheap gauge (one SCARD per
    * relay) of how many wallets are live. A socket left in an index by a lost cleanup counts until the
@@ -217,6 +236,10 @@ export class LiveSessionDirectory {
     return results.reduce((sum, [error, count]) => sum + (error ? 0 : Number(count)), 0)
   }
 
+  /**
+   * The relay is dead (its heartbeat expired): drops every entry on it, `removeRelayBatchSize`
+   * sockets per atomic step so Redis is never blocked long. Returns how many entries it removed.
+   */
   public async removeRelay(relayId: string): Promise<number> {
     let removed = 0
     for (;;) {
@@ -249,7 +272,7 @@ export function parseStoredLiveSessionEntry(hash: Record<string, string>): LiveS
   if (Object.keys(hash).length === 0) return undefined
   const parsed = storedEntrySchema.safeParse(hash)
   if (!parsed.success) return undefined
-  const { relayId, socketId, transport, registeredAt, sessionId, registeredBy, keys } = parsed.data
+  const { relayId, socketId, transport, registeredAt, sessionId, registeredBy, checkedAt, keys } = parsed.data
   let parsedKeys: LiveSessionEntry['keys']
   try {
     parsedKeys = keys === undefined ? undefined : (JSON.parse(keys) as LiveSessionEntry['keys'])
@@ -263,6 +286,7 @@ export function parseStoredLiveSessionEntry(hash: Record<string, string>): LiveS
     registeredAt,
     ...(sessionId !== undefined ? { sessionId } : {}),
     ...(registeredBy !== undefined ? { registeredBy } : {}),
+    ...(checkedAt !== undefined ? { checkedAt } : {}),
     ...(parsedKeys !== undefined ? { keys: parsedKeys } : {}),
   }
 }

@@ -125,6 +125,27 @@ describe('LiveSessionDirectory', () => {
     expect((await directory.sessionsOnSocket('relay-9', 'nothing')).size).toBe(0)
   })
 
+  it('records a check of a session while it is on that socket, keeping the latest, until it registers again', async () => {
+    await directory.register('c1', entry('relay-1', 's1', 1))
+    expect(await directory.vouch('c1', 'relay-1', 's1', 50)).toBe(true)
+    expect((await directory.sessionsOnSocket('relay-1', 's1')).get('c1')).toEqual({ ...entry('relay-1', 's1', 1), checkedAt: 50 })
+    // An earlier check arriving late does not undo a later one.
+    expect(await directory.vouch('c1', 'relay-1', 's1', 40)).toBe(true)
+    expect((await directory.lookup('c1'))?.checkedAt).toBe(50)
+    // Another socket, or the same socket id on another relay, cannot vouch for it.
+    expect(await directory.vouch('c1', 'relay-1', 's2', 60)).toBe(false)
+    expect(await directory.vouch('c1', 'relay-2', 's1', 60)).toBe(false)
+    expect(await directory.vouch('nobody', 'relay-1', 's1', 60)).toBe(false)
+    expect((await directory.lookup('c1'))?.checkedAt).toBe(50)
+    // A new registration (even on the same socket) was not checked yet.
+    await directory.register('c1', entry('relay-1', 's1', 2))
+    expect((await directory.lookup('c1'))?.checkedAt).toBeUndefined()
+    await directory.removeSocket('relay-1', 's1')
+    expect(await directory.vouch('c1', 'relay-1', 's1', 70)).toBe(false)
+    expect(await directory.lookup('c1')).toBeUndefined()
+    await expect(directory.vouch('c1', 'relay-1', 's1', -1)).rejects.toThrow()
+  })
+
   it('removeSocket drops exactly the entries still on that socket', async () => {
     // One socket can carry several connections (a wallet with several mediations).
     await directory.register('c1', entry('relay-1', 's1', 1))

@@ -9,7 +9,7 @@ import { ENVELOPE_ENC, isEnvelope, readProtectedHeader } from '../forward/envelo
 import { isDecryptionFailure, openEnvelopeBody, openSenderKey, type EnvelopePacker, type PeerKeyCache } from '../forward/envelope-crypto.js'
 import type { ConnectionsByKeys } from './connections-by-keys.js'
 import type { OurKeys } from './our-keys.js'
-import { didDigest, type SocketSession, type SocketSessions } from './socket-sessions.js'
+import { didDigest, sameSession, type SocketSession, type SocketSessionFound, type SocketSessions } from './socket-sessions.js'
 import type { LiveSessionStarter } from '../pickup/cluster-pickup-session-service.js'
 import type { PickupUsers } from '../pickup/implicit-pickup.js'
 import { readFastPickupRequest, statusMessageJson, type FastPickupRequest } from './pickup-messages.js'
@@ -92,9 +92,12 @@ export class PickupShortcut implements InboundShortcut {
 
     const { agentContext, kms } = this.deps
     const kid = recipient.header.kid
+    // Before any lookup: a change made while it runs must leave a check stamped with this time untrusted.
+    const checkedAt = Date.now()
     // A live socket's own messages (confirmations, above all) belong to the connection it went live
     // for: one Redis read instead of the storage lookups of a cold key.
-    const onSocket = job.transport === 'ws' ? await this.deps.socketSessions?.find(job.relayId, job.socketId, kid) : undefined
+    const found = job.transport === 'ws' ? await this.deps.socketSessions?.find(job.relayId, job.socketId, kid) : undefined
+    const onSocket = found?.trusted ? found.session : undefined
     const ourKey = onSocket ? { keyId: onSocket.ourKeyId } : await this.deps.ourKeys.find(kid)
     if (!ourKey) return skip('not-our-key')
     let theirKey: string
@@ -122,6 +125,12 @@ export class PickupShortcut implements InboundShortcut {
     const { queue } = this.deps
     const { connectionId, checkedDids } = attributed
     const connectionLog = log.child({ connectionId })
+    // Live mode on registers the socket anew; a confirmation looked up for a session that was not
+    // trusted vouches for it, so that the socket's next ones need no lookup.
+    const vouching =
+      found && !found.trusted && request.kind === 'messages-received'
+        ? this.vouch(job, found, { connectionId, theirKey, ourKeyId: ourKey.keyId, checkedDids }, checkedAt, connectionLog)
+        : undefined
     this.deps.pickupUsers?.markPickupUser(connectionId)
     let registering: Promise<void> | undefined
     if (request.kind === 'messages-received') {
@@ -148,6 +157,18 @@ export class PickupShortcut implements InboundShortcut {
     } finally {
       // The job completes only once the session is saved (what Credo's path waits for in BackgroundWrites).
       await registering
+      await vouching
+    }
+  }
+
+  /** Stamps the socket's session as checked, if the lookup found exactly it; a failure costs only speed. */
+  private async vouch(job: InboundMessageJob, found: SocketSessionFound, looked: SocketSession, checkedAt: number, log: Logger): Promise<void> {
+    if (!this.deps.socketSessions || !sameSession(found.session, looked)) return
+    try {
+      const vouched = await this.deps.socketSessions.vouch(job.relayId, job.socketId, found.session, checkedAt)
+      log.debug({ vouched, socketId: job.socketId }, 'socket session checked against storage')
+    } catch (error) {
+      log.warn({ err: error, socketId: job.socketId }, 'stamping a checked socket session failed')
     }
   }
 

@@ -95,29 +95,63 @@ export class SessionTrust implements InvalidationTarget {
   }
 }
 
+/** A session found on a socket, and whether it may stand for the message without a lookup. */
+export interface SocketSessionFound {
+  session: SocketSession
+  trusted: boolean
+}
+
 /**
  * Finds the connection an authcrypted message arriving on a live socket belongs to from the socket's
  * directory entry (one Redis round trip), instead of the storage lookups of OurKeys and
  * ConnectionsByKeys: the pickup fast path checked the entry's keys against the connection when the
  * socket went live, and SessionTrust says whether that check still stands.
+ *
+ * A check stops standing with age (`maxAgeMs`), and a worker started after it never trusts it (it
+ * cannot know what changed before it started). Either way the next message is looked up as before;
+ * when that lookup finds the same connection, `vouch` stamps the entry with the time of the check,
+ * which every worker then counts as the session's own: one lookup per socket per `maxAgeMs`, not one
+ * per message, for a wallet that stays connected for hours or whose worker is new.
  */
 export class SocketSessions {
   public constructor(
-    private readonly directory: Pick<LiveSessionDirectory, 'sessionsOnSocket'>,
+    private readonly directory: Pick<LiveSessionDirectory, 'sessionsOnSocket' | 'vouch'>,
     private readonly trust: SessionTrust,
   ) {}
 
-  /** The trusted session on the socket whose key is `ourKid`, if there is one. */
-  public async find(relayId: string, socketId: string, ourKid: string): Promise<SocketSession | undefined> {
+  /** The session on the socket whose key is `ourKid`, if there is one, and whether it is trusted. */
+  public async find(relayId: string, socketId: string, ourKid: string): Promise<SocketSessionFound | undefined> {
+    let untrusted: SocketSession | undefined
     for (const [connectionId, entry] of await this.directory.sessionsOnSocket(relayId, socketId)) {
       const keys = liveSessionKeysSchema.safeParse(entry.keys)
       if (!keys.success) continue
       const { senderKey, senderKeyId, recipientKeys, checkedDids, delivery } = keys.data
       // Only entries the pickup fast path wrote from a connection it had found carry checkedDids.
       if (senderKey !== ourKid || !checkedDids || delivery !== undefined || recipientKeys.length !== 1) continue
-      if (!this.trust.trusts(entry.registeredAt, connectionId, checkedDids)) continue
-      return { connectionId, theirKey: recipientKeys[0] as string, ourKeyId: senderKeyId, checkedDids }
+      const session = { connectionId, theirKey: recipientKeys[0] as string, ourKeyId: senderKeyId, checkedDids }
+      const checkedAt = Math.max(entry.registeredAt, entry.checkedAt ?? 0)
+      if (this.trust.trusts(checkedAt, connectionId, checkedDids)) return { session, trusted: true }
+      untrusted ??= session
     }
-    return undefined
+    return untrusted ? { session: untrusted, trusted: false } : undefined
   }
+
+  /**
+   * A lookup that began at `checkedAt` found exactly this session's connection, keys and DIDs: the
+   * entry is stamped so that the socket's next messages need none. Returns whether the entry was still there.
+   */
+  public vouch(relayId: string, socketId: string, session: SocketSession, checkedAt: number): Promise<boolean> {
+    return this.directory.vouch(session.connectionId, relayId, socketId, checkedAt)
+  }
+}
+
+/** Whether a lookup's answer is the session's, to the DIDs it was checked with. */
+export function sameSession(session: SocketSession, found: SocketSession): boolean {
+  return (
+    session.connectionId === found.connectionId &&
+    session.theirKey === found.theirKey &&
+    session.ourKeyId === found.ourKeyId &&
+    session.checkedDids.length === found.checkedDids.length &&
+    session.checkedDids.every((did, i) => did === found.checkedDids[i])
+  )
 }

@@ -14,7 +14,7 @@ import {
 import type { LiveSessionDirectory } from '@mediator/redis'
 import { JobProcessor } from '../../src/inbound/job-processor.js'
 import type { ForwardInvalidation } from '../../src/forward/index.js'
-import { createPickupFastPath, didDigest, SessionTrust } from '../../src/pickup-fast/index.js'
+import { createPickupFastPath, didDigest, SessionTrust, type SessionTrustOptions } from '../../src/pickup-fast/index.js'
 import { deliverThree as deliverThreeTo, inboundJob, silentLogger, startInvalidation, startPairedAgentsWithLiveSessions, type PairedAgents } from './support.js'
 
 const PICKUP = 'https://didcomm.org/messagepickup/2.0'
@@ -94,49 +94,63 @@ describe('messages on a live socket attributed by its session', () => {
   let invalidation: ForwardInvalidation
   let fastProcessor: JobProcessor
   let credoProcessor: JobProcessor
-  const registry = new Registry()
+  let registry: Registry
+  /** Another worker's fast path on the same agent, its own caches and trust, started when called. */
+  let anotherWorker: (sessionTrust: SessionTrustOptions) => { processor: JobProcessor; registry: Registry }
+  const invalidations: ForwardInvalidation[] = []
 
   beforeAll(async () => {
     const started = await startPairedAgentsWithLiveSessions('socket_sessions')
     ;({ p, directory } = started)
     const { sessions, writes } = started
     const socketCloseHandler = { socketClosed: async () => undefined }
-    // The relay's clock is this process's here: no skew to allow for.
-    const fastPath = createPickupFastPath({
-      agent: p.mediator,
-      kms: p.mediatorKms,
-      queue: p.queue,
-      relay: p.relayClient,
-      socketCloseHandler,
-      liveSessions: sessions,
-      registry,
-      directory,
-      sessionTrust: { skewMs: 0 },
-    })
-    invalidation = await startInvalidation(p, fastPath.caches)
     const common = { agentContext: p.mediator.context, relay: p.relayClient, socketCloseHandler }
-    fastProcessor = new JobProcessor({ ...common, backgroundWrites: writes, shortcut: fastPath.shortcut })
+    const worker = (sessionTrust: SessionTrustOptions) => {
+      const workerRegistry = new Registry()
+      const fastPath = createPickupFastPath({
+        agent: p.mediator,
+        kms: p.mediatorKms,
+        queue: p.queue,
+        relay: p.relayClient,
+        socketCloseHandler,
+        liveSessions: sessions,
+        registry: workerRegistry,
+        directory,
+        sessionTrust,
+      })
+      const processor = new JobProcessor({ ...common, backgroundWrites: writes, shortcut: fastPath.shortcut })
+      return { processor, registry: workerRegistry, caches: fastPath.caches }
+    }
+    // The relay's clock is this process's here: no skew to allow for.
+    const first = worker({ skewMs: 0 })
+    ;({ processor: fastProcessor, registry } = first)
+    invalidation = await startInvalidation(p, first.caches)
+    anotherWorker = (sessionTrust) => {
+      const other = worker(sessionTrust)
+      void startInvalidation(p, other.caches).then((started) => invalidations.push(started))
+      return other
+    }
     credoProcessor = new JobProcessor({ ...common, backgroundWrites: writes })
     // Registrations must come after the trust's start, by the clock's resolution.
     await sleep(5)
   }, 60_000)
   afterAll(async () => {
-    await invalidation?.close()
+    for (const started of [invalidation, ...invalidations]) await started?.close()
     await p?.close()
   })
 
-  async function handled(): Promise<Record<string, number>> {
-    const metric = await registry.getSingleMetric('mediator_pickup_fast_total')?.get()
+  async function handled(from: Registry): Promise<Record<string, number>> {
+    const metric = await from.getSingleMetric('mediator_pickup_fast_total')?.get()
     const counts: Record<string, number> = {}
     for (const v of metric?.values ?? []) counts[`${v.labels.message}/${v.labels.attributed}`] = v.value
     return counts
   }
 
   /** How the connection of the next fast-path message was found. */
-  async function attribution(fn: () => Promise<void>): Promise<string[]> {
-    const before = await handled()
+  async function attribution(fn: () => Promise<void>, from = registry): Promise<string[]> {
+    const before = await handled(from)
     await fn()
-    const after = await handled()
+    const after = await handled(from)
     return Object.keys(after).filter((k) => after[k] !== (before[k] ?? 0))
   }
 
@@ -245,6 +259,57 @@ describe('messages on a live socket attributed by its session', () => {
     expect(await attribution(async () => void (await confirm(fastProcessor, socket, ids)))).toEqual(['messages-received/socket'])
     expect(await p.queue.getStats(p.connectionId)).toMatchObject({ pending: 0, inFlight: 0 })
     await repository.delete(p.mediator.context, mediation)
+  })
+
+  it('looks a session up once for a worker started after it, then every worker attributes from the socket', async () => {
+    const socket = randomUUID()
+    await liveOn(socket)
+    await sleep(2)
+    // A worker added since (a scale-out, a restart) cannot know what changed before it started.
+    const late = anotherWorker({ skewMs: 0 })
+    const ids = await deliverThree()
+    expect(await attribution(async () => void (await confirm(late.processor, socket, ids.slice(0, 1))), late.registry)).toEqual([
+      'messages-received/lookup',
+    ])
+    // Its lookup found the session's own connection and keys: the entry is stamped, so the next
+    // confirmations need none, on this worker or any other.
+    expect((await directory.lookup(p.connectionId))?.checkedAt).toBeGreaterThan(0)
+    expect(await attribution(async () => void (await confirm(late.processor, socket, ids.slice(1, 2))), late.registry)).toEqual([
+      'messages-received/socket',
+    ])
+    expect(await attribution(async () => void (await confirm(fastProcessor, socket, ids.slice(2))))).toEqual(['messages-received/socket'])
+    expect(await p.queue.getStats(p.connectionId)).toMatchObject({ pending: 0, inFlight: 0 })
+  })
+
+  it('looks a session up again once its check is older than maxAgeMs, once', async () => {
+    const brief = anotherWorker({ skewMs: 0, maxAgeMs: 200 })
+    await sleep(2)
+    const socket = randomUUID()
+    await liveOn(socket)
+    expect(await attribution(async () => void (await confirm(brief.processor, socket, [])), brief.registry)).toEqual(['messages-received/socket'])
+    await sleep(250)
+    expect(await attribution(async () => void (await confirm(brief.processor, socket, [])), brief.registry)).toEqual(['messages-received/lookup'])
+    expect(await attribution(async () => void (await confirm(brief.processor, socket, [])), brief.registry)).toEqual(['messages-received/socket'])
+  })
+
+  it('does not vouch for a session whose lookup finds other DIDs than it was checked with', async () => {
+    await liveOn(randomUUID())
+    const live = await directory.lookup(p.connectionId)
+    const keys = live?.keys as { recipientKeys: string[]; senderKey: string; senderKeyId: string; checkedDids: string[] }
+    const socket = randomUUID()
+    // The wallet's own session, but checked with a DID the connection no longer has.
+    await directory.register(p.connectionId, {
+      relayId: p.relay.relayId,
+      socketId: socket,
+      transport: 'ws',
+      registeredAt: Date.now(),
+      keys: { ...keys, checkedDids: [didDigest('did:peer:rotated-away')] },
+    })
+    const late = anotherWorker({ skewMs: 0 })
+    for (let i = 0; i < 2; i++) {
+      expect(await attribution(async () => void (await confirm(late.processor, socket, [])), late.registry)).toEqual(['messages-received/lookup'])
+    }
+    expect((await directory.lookup(p.connectionId))?.checkedAt).toBeUndefined()
   })
 
   it('does not take a session for another wallet, or one written without the fast path, for the sender', async () => {

@@ -103,6 +103,19 @@ return 1
 `
 
 /**
+ * KEYS[1] entry, [2] socket index. ARGV[1] checkedAt (ms).
+ * Records that a worker checked the entry's keys against storage at checkedAt, if the entry still
+ * points at the socket; an earlier check never overwrites a later one. Returns 1 or 0.
+ */
+export const vouchScript = `
+local conn_key, sock_key, checked_at = KEYS[1], KEYS[2], tonumber(ARGV[1])
+if redis.call('HGET', conn_key, 'sockKey') ~= sock_key then return 0 end
+local cur = tonumber(redis.call('HGET', conn_key, 'checkedAt') or '0')
+if checked_at > cur then redis.call('HSET', conn_key, 'checkedAt', ARGV[1]) end
+return 1
+`
+
+/**
  * KEYS[1] socket index, [2] relay index. ARGV[1] entry key prefix, [2] tombstone TTL ms.
  * Returns the connectionIds whose entries were removed.
  */
