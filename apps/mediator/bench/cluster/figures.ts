@@ -9,7 +9,18 @@ export interface ClusterFigures {
   benchmark: 'cluster'
   date: string
   command: string
-  machine: { cpus: number; memory_bytes: number; node: string; haproxy: string; kernel: string; load_average_start: number[]; load_average_end?: number[] }
+  machine: {
+    cpus: number
+    cpu_model: string
+    memory_bytes: number
+    node: string
+    haproxy: string
+    kernel: string
+    load_average_start: number[]
+    load_average_end?: number[]
+    /** CPU time the hypervisor took over the whole run, in percent (see machine-steal.ts). */
+    steal_percent?: number
+  }
   topology: { relays: number; workers: number; balancers: number; load_processes: number }
   setup: { credo_wallets: number; seeded_connections: number; wallets: number; credo_setup_s: number; seed_s: number; connect_s: number; connect_cpu_ms_per_wallet: Record<string, number> }
   sockets_held: number | null

@@ -17,6 +17,7 @@ import { requireHaproxy, SOCKETS_PER_HAPROXY } from './infra/haproxy.js'
 import { DeliveryLedger } from './load/delivery-ledger.js'
 import { LoadFleet, SOCKETS_PER_LOAD_PROCESS } from './load/load-fleet.js'
 import type { LoadEvents } from './load/protocol.js'
+import { readCpuTicks, stealPercent } from './machine-steal.js'
 import { writeReport } from './report/report.js'
 import type { RunContext } from './run-context.js'
 import { baseline } from './scenarios/baseline.js'
@@ -53,6 +54,7 @@ async function main(): Promise<void> {
   const haproxyVersion = preflight()
   // Other work on the machine shows in every latency: the figures say how busy it was.
   const loadAverage = loadavg().map((l) => Math.round(l * 100) / 100)
+  const cpuAtStart = readCpuTicks()
   const balancers = Math.max(1, Math.ceil(args.wallets / SOCKETS_PER_HAPROXY))
   const topology = await Topology.start({ relays: args.relays, workers: args.workers, balancers, log })
   let fleet: WalletFleet | undefined
@@ -131,7 +133,15 @@ async function main(): Promise<void> {
       benchmark: 'cluster',
       date: new Date().toISOString(),
       command: `npm run bench:cluster -- ${process.argv.slice(2).join(' ')}`.trim(),
-      machine: { cpus: cpus().length, memory_bytes: totalmem(), node: process.version, haproxy: haproxyVersion, kernel: release(), load_average_start: loadAverage },
+      machine: {
+        cpus: cpus().length,
+        cpu_model: cpus()[0]?.model ?? 'unknown',
+        memory_bytes: totalmem(),
+        node: process.version,
+        haproxy: haproxyVersion,
+        kernel: release(),
+        load_average_start: loadAverage,
+      },
       topology: { relays: args.relays, workers: args.workers, balancers, load_processes: Math.ceil(args.wallets / SOCKETS_PER_LOAD_PROCESS) },
       setup: {
         credo_wallets: Math.min(args.credoWallets, fleet.wallets.length),
@@ -178,6 +188,7 @@ async function main(): Promise<void> {
       figures.baseline = await baseline({ databaseUrl: topology.postgres.url, maxRate: args.rate, stepSeconds: args.duration, ackMs: args.ackMs, log })
     }
     figures.machine.load_average_end = loadavg().map((l) => Math.round(l * 100) / 100)
+    figures.machine.steal_percent = stealPercent(cpuAtStart, readCpuTicks())
     const out = resolve(repoRoot, args.out)
     mkdirSync(dirname(out), { recursive: true })
     writeFileSync(out, `${JSON.stringify(figures, null, 2)}\n`)

@@ -53,7 +53,8 @@ export async function writeReport(dir: string, f: ClusterFigures): Promise<void>
     '# Cluster benchmark report',
     '',
     `Run of ${f.date} on ${f.machine.cpus} cores / ${Math.round(f.machine.memory_bytes / 2 ** 30)} GiB, Node ${f.machine.node}, ${f.machine.haproxy}; ` +
-      `load average ${f.machine.load_average_start.join(' / ')} at the start, ${f.machine.load_average_end?.join(' / ') ?? 'n/a'} at the end (1/5/15 min).`,
+      `load average ${f.machine.load_average_start.join(' / ')} at the start, ${f.machine.load_average_end?.join(' / ') ?? 'n/a'} at the end (1/5/15 min); ` +
+      `CPU ${f.machine.cpu_model ?? 'n/a'}, ${f.machine.steal_percent ?? 'n/a'} % of CPU time stolen by the hypervisor during the run.`,
     '',
     '```sh',
     f.command,
