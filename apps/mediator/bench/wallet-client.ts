@@ -240,6 +240,17 @@ export class WalletClient implements AckFlushable {
 }
 
 /** A failed WebSocket connect in a few words: `refused 503`, `handshake timeout`, `ECONNRESET`. */
+/**
+ * Why a first connect was given up, in a few words shared by many wallets (the report counts them):
+ * the socket's own failure to open, or what happened to it afterwards.
+ */
+export function connectFailureKind(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error)
+  if (message.endsWith('socket closed before live mode')) return 'closed before live'
+  if (message.endsWith('no live-mode status')) return 'no live-mode status in 60 s'
+  return error instanceof Error ? connectFailure(error) : 'connect error'
+}
+
 function connectFailure(error: Error & { code?: string }): string {
   const status = /Unexpected server response: (\d+)/.exec(error.message)?.[1]
   if (status) return `refused ${status}`

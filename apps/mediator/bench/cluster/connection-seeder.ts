@@ -22,12 +22,12 @@ import {
   DidCommMediationRole,
   DidCommMediationState,
 } from '@credo-ts/didcomm'
-import pg from 'pg'
 import sodium from 'sodium-native'
 import { createCredoAgent, peerAgentDidcommOptions } from '@mediator/credo-runtime'
 import { SodiumKeyManagementService } from '@mediator/kms'
 import { PostgresStorageService, RECORDS_TABLE } from '@mediator/storage-postgres'
 import type { FleetConnection } from './load/protocol.js'
+import { schemaPool } from './schema-pool.js'
 
 const SEED_CONCURRENCY = 32
 
@@ -76,7 +76,7 @@ const base58Of = (jwk: Kms.PublicJwk<Kms.Ed25519PublicJwk>) => TypedArrayEncoder
  */
 export async function seedConnections(options: SeedOptions): Promise<FleetConnection[]> {
   const { mediator, walletKms, walletCtx, log } = options
-  const pool = new pg.Pool({ connectionString: mediator.databaseUrl, options: `-c search_path="${mediator.schema}"`, max: 8 })
+  const pool = schemaPool(mediator.databaseUrl, mediator.schema, 8)
   const kms = await SodiumKeyManagementService.create({ pool, masterKey: new Uint8Array(Buffer.from(mediator.masterKeyHex, 'hex')) })
   const storage = await PostgresStorageService.create({ pool })
   const agent = createCredoAgent({

@@ -8,6 +8,7 @@ import { setUpWallet } from '../wallet-setup.js'
 import type { ForwardTarget } from '../support/forward-packing.js'
 import type { FleetConnection, KeysDatabase } from './load/protocol.js'
 import { seedConnections, type SeedOptions } from './connection-seeder.js'
+import { schemaPool } from './schema-pool.js'
 
 const SETUP_CONCURRENCY = 6
 
@@ -49,7 +50,7 @@ export async function setUpWalletFleet(options: {
   await admin.query(`CREATE SCHEMA "${keysSchema}"`)
   await admin.end()
   const masterKey = randomBytes(32)
-  const pool = new pg.Pool({ connectionString: options.databaseUrl, options: `-c search_path="${keysSchema}"`, max: 8 })
+  const pool = schemaPool(options.databaseUrl, keysSchema, 8)
   const kms = await SodiumKeyManagementService.create({ pool, masterKey: new Uint8Array(masterKey) })
   const connections: FleetConnection[] = []
   let ctx: AgentContext | undefined

@@ -29,6 +29,8 @@ export class LoadFleet {
   private readonly children: ChildProcess[] = []
   public live = 0
   public failed = 0
+  /** Wallets given up on their first connect, by why (connectFailureKind). */
+  public readonly failures: Record<string, number> = {}
   public connectSeconds = 0
   /** CPU the load processes spent opening their sockets and turning live mode on (their own start excluded). */
   public connectCpuMs = 0
@@ -75,11 +77,12 @@ export class LoadFleet {
     )
     this.connectSeconds = (performance.now() - started) / 1000
     this.live = results.reduce((s, r) => s + r.live, 0)
-    this.failed = results.reduce((s, r) => s + r.failed, 0)
+    for (const r of results) for (const [kind, n] of Object.entries(r.failures)) this.failures[kind] = (this.failures[kind] ?? 0) + n
+    this.failed = Object.values(this.failures).reduce((s, n) => s + n, 0)
     this.connectCpuMs = results.reduce((s, r) => s + r.cpuMs, 0)
   }
 
-  private startProcess(k: number, sockets: StartTask['sockets']): Promise<{ live: number; failed: number; cpuMs: number }> {
+  private startProcess(k: number, sockets: StartTask['sockets']): Promise<{ live: number; failures: Record<string, number>; cpuMs: number }> {
     const child = fork(new URL('./load-process.ts', import.meta.url).pathname, [], {
       // BENCH_LOAD_PROF=dir: a CPU profile of each load process, written when it stops.
       execArgv: ['--conditions=source', '--import', 'tsx', ...(process.env.BENCH_LOAD_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_LOAD_PROF}`] : [])],
@@ -104,8 +107,10 @@ export class LoadFleet {
           child.send(task)
         }
         if (message.type === 'connected') {
-          this.options.log(`load process ${k}: ${message.live} live, ${message.failed} failed, ${message.fds} open files`)
-          resolve({ live: message.live, failed: message.failed, cpuMs: message.cpuMs })
+          const failed = Object.values(message.failures).reduce((s, n) => s + n, 0)
+          const why = failed > 0 ? ` ${JSON.stringify(message.failures)}` : ''
+          this.options.log(`load process ${k}: ${message.live} live, ${failed} failed${why}, ${message.fds} open files`)
+          resolve({ live: message.live, failures: message.failures, cpuMs: message.cpuMs })
         }
         if (message.type === 'events') {
           if (message.phases) this.phasesByProcess.set(k, message.phases)

@@ -8,10 +8,11 @@ import { readdirSync } from 'node:fs'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { setTimeout as delay } from 'node:timers/promises'
 import type { AgentContext } from '@credo-ts/core'
-import pg from 'pg'
+import type pg from 'pg'
 import { SodiumKeyManagementService } from '@mediator/kms'
 import { PeerKeyCache } from '../../../src/forward/index.js'
-import { WalletClient } from '../../wallet-client.js'
+import { connectFailureKind, WalletClient } from '../../wallet-client.js'
+import { schemaPool } from '../schema-pool.js'
 import type { FromLoad, LoadEvents, StartTask, ToLoad } from './protocol.js'
 
 const send = (message: FromLoad) => process.send?.(message)
@@ -50,13 +51,13 @@ const cpuMsNow = () => {
 
 async function start(task: StartTask): Promise<void> {
   const cpuAtStart = cpuMsNow()
-  pool = new pg.Pool({ connectionString: task.keys.url, options: `-c search_path="${task.keys.schema}"`, max: 2 })
+  pool = schemaPool(task.keys.url, task.keys.schema, 2)
   const kms = await SodiumKeyManagementService.create({ pool, masterKey: new Uint8Array(Buffer.from(task.keys.masterKeyHex, 'hex')) })
   // The KMS reads nothing of a context but its correlation id; every wallet agent used the default one.
   const ctx = { contextCorrelationId: 'default' } as AgentContext
   const peers = new PeerKeyCache()
   let next = 0
-  let failed = 0
+  const failures: Record<string, number> = {}
   const open = async () => {
     while (next < task.sockets.length) {
       const socket = task.sockets[next++]
@@ -85,11 +86,13 @@ async function start(task: StartTask): Promise<void> {
       // tries again after a pause, as an app does. One whose socket opened and then failed is given up:
       // its socket's close may already have started the client's own reconnect, which terminate() stops.
       let connected = false
+      let lastFailure = ''
       for (let attempt = 1; attempt <= FIRST_CONNECT_ATTEMPTS && !connected; attempt++) {
         try {
           await client.connect()
           connected = true
-        } catch {
+        } catch (error) {
+          lastFailure = connectFailureKind(error)
           if (client.phase !== 'connecting' || attempt === FIRST_CONNECT_ATTEMPTS) break
           await delay(FIRST_CONNECT_RETRY_MS * attempt)
         }
@@ -97,12 +100,12 @@ async function start(task: StartTask): Promise<void> {
       if (connected) clients.push(client)
       else {
         client.terminate()
-        failed++
+        failures[lastFailure] = (failures[lastFailure] ?? 0) + 1
       }
     }
   }
   await Promise.all(Array.from({ length: task.concurrency }, open))
-  send({ type: 'connected', live: clients.length, failed, fds: readdirSync('/proc/self/fd').length, cpuMs: cpuMsNow() - cpuAtStart })
+  send({ type: 'connected', live: clients.length, failures, fds: readdirSync('/proc/self/fd').length, cpuMs: cpuMsNow() - cpuAtStart })
 }
 
 process.on('message', (message: ToLoad) => {

@@ -57,5 +57,6 @@ export interface LoadEvents {
 export type FromLoad =
   | { type: 'ready' }
   /** `cpuMs`: the process's CPU from the start task to here, its wallets' going live (its own start excluded). */
-  | { type: 'connected'; live: number; failed: number; fds: number; cpuMs: number }
+  /** `failures`: wallets given up, by why their last attempt failed (connectFailureKind). */
+  | { type: 'connected'; live: number; failures: Record<string, number>; fds: number; cpuMs: number }
   | LoadEvents

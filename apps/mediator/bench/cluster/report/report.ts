@@ -80,7 +80,7 @@ export async function writeReport(dir: string, f: ClusterFigures): Promise<void>
   ]
   if (f.density) {
     const d = f.density
-    lines.push('## 1. Density', '', `${d.sockets_held} of ${d.sockets_requested} sockets held (${d.sockets_failed} failed), per relay ${d.sockets_per_relay.join(', ')}; ` +
+    lines.push('## 1. Density', '', `${d.sockets_held} of ${d.sockets_requested} sockets held (${d.sockets_failed} failed${failedBy(d.sockets_failed_by)}), per relay ${d.sockets_per_relay.join(', ')}; ` +
       `RSS per socket ${d.rss_per_socket_bytes} B (JS heap ${d.heap_per_socket_bytes} B). CPU at rest (ms per s): ${Object.entries(d.idle_cpu_ms_per_s).map(([k, v]) => `${k} ${v}`).join(', ')}. ` +
       `A forward to ${d.sample_sent} sampled wallets: ${d.sample_delivered} delivered, p50 ${d.sample_p50_ms} ms, p99 ${d.sample_p99_ms} ms.`, '')
   }
@@ -115,4 +115,10 @@ export async function writeReport(dir: string, f: ClusterFigures): Promise<void>
   }
   lines.push('## Charts', '', ...pngs.map((p) => `![${p}](${p})`), '')
   writeFileSync(join(dir, 'README.md'), `${lines.join('\n')}\n`)
+}
+
+/** ': 2 handshake timeout, 1 closed before live' (nothing when none failed; older figures have no kinds). */
+function failedBy(kinds: Record<string, number> | undefined): string {
+  const entries = Object.entries(kinds ?? {})
+  return entries.length === 0 ? '' : `: ${entries.map(([kind, n]) => `${n} ${kind}`).join(', ')}`
 }

@@ -6,6 +6,8 @@ export interface DensityResult {
   sockets_requested: number
   sockets_held: number
   sockets_failed: number
+  /** The wallets given up on their first connect, by why their last attempt failed. */
+  sockets_failed_by: Record<string, number>
   sockets_per_relay: number[]
   connect_seconds: number
   rss_per_socket_bytes: number
@@ -58,6 +60,7 @@ export async function density(ctx: RunContext, idle: Array<{ rss: number; heapUs
     sockets_requested: args.wallets,
     sockets_held: held,
     sockets_failed: load.failed,
+    sockets_failed_by: { ...load.failures },
     sockets_per_relay: after.map((m) => m.openSockets),
     connect_seconds: round(load.connectSeconds, 1),
     rss_per_socket_bytes: Math.round(rssDelta / Math.max(1, held)),
