@@ -13,6 +13,7 @@ import { inspectEnvelope } from './envelope.js'
 import { NO_HEADERS, pickHeaders } from './headers.js'
 import { takeToken } from './rate-limit.js'
 import { addWithRetry, inboundAddInFlight, storeMessage } from './enqueue-retry.js'
+import { HEARTBEAT_SLICES } from './heartbeat.js'
 
 /** WebSocket close codes the relay uses, with the reason it gives. */
 export const CloseCode = {
@@ -41,6 +42,8 @@ export class RelaySocket extends WebSocket {
   public refilledAt = 0
   /** Cleared at each heartbeat sweep, set again by the pong. */
   public alive = true
+  /** Which slice of the heartbeat interval pings it (HeartbeatSweep). */
+  public heartbeatSlice = 0
   /** A job add for this socket is in flight; frames wait in `backlog`, the socket is paused. */
   public busy = false
   public backlog: PumpItem[] | null = null
@@ -71,6 +74,7 @@ interface WsGatewayDeps {
 export class WsGateway {
   private readonly wss: WebSocketServer
   private readonly sockets = new Map<string, RelaySocket>()
+  private nextHeartbeatSlice = 0
   private activePumps = 0
   private idleWaiters: Array<() => void> = []
   // ws calls listeners with `this` = the socket, which is always a RelaySocket here (see `WebSocket` option).
@@ -166,9 +170,10 @@ export class WsGateway {
     return 200
   }
 
-  /** Heartbeat tick: terminate sockets that missed the last ping, ping the rest. */
-  public sweep(): void {
+  /** Heartbeat tick for one slice: terminate its sockets that missed their last ping, ping the rest. */
+  public sweep(slice: number): void {
     for (const ws of this.sockets.values()) {
+      if (ws.heartbeatSlice !== slice) continue
       // A socket paused for a job add reads nothing, its pong included: a slow Redis is not the
       // wallet's silence. Its pong is read once the add is done, and the next sweep judges it.
       if (!ws.alive && !ws.busy) {
@@ -180,7 +185,7 @@ export class WsGateway {
       ws.alive = false
       if (ws.readyState === WebSocket.OPEN) ws.ping()
     }
-    this.deps.recentlyClosed.prune()
+    if (slice === 0) this.deps.recentlyClosed.prune()
   }
 
   /**
@@ -232,6 +237,9 @@ export class WsGateway {
     ws.headers = pickHeaders(req.headers, this.deps.config.forwardHeaders)
     ws.tokens = this.deps.config.rateLimitBurst
     ws.refilledAt = Date.now()
+    // In turn, so each slice holds an even share whatever order sockets come and go in.
+    ws.heartbeatSlice = this.nextHeartbeatSlice
+    this.nextHeartbeatSlice = (this.nextHeartbeatSlice + 1) % HEARTBEAT_SLICES
     this.sockets.set(ws.socketId, ws)
     this.deps.metrics.openSockets.inc()
     ws.on('message', this.onMessage)
