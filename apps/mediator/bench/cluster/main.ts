@@ -132,7 +132,7 @@ async function main(): Promise<void> {
     const figures: ClusterFigures = {
       benchmark: 'cluster',
       date: new Date().toISOString(),
-      command: `npm run bench:cluster -- ${process.argv.slice(2).join(' ')}`.trim(),
+      command: ['npm run bench:cluster', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' '),
       machine: {
         cpus: cpus().length,
         cpu_model: cpus()[0]?.model ?? 'unknown',
