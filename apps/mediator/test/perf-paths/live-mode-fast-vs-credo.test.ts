@@ -7,8 +7,17 @@ import { ImplicitPickup } from '../../src/pickup/implicit-pickup.js'
 import { JobProcessor, type InboundShortcut, type ShortcutResult } from '../../src/inbound/job-processor.js'
 import { isTransientError } from '../../src/inbound/error-classification.js'
 import type { ForwardInvalidation } from '../../src/forward/index.js'
-import { createPickupFastPath, didDigest } from '../../src/pickup-fast/index.js'
-import { inboundJob, silentLogger, startInvalidation, startPairedAgentsWithLiveSessions, walletPacked, withRelayStatus, type PairedAgents } from './support.js'
+import { didDigest } from '../../src/pickup-fast/index.js'
+import {
+  inboundJob,
+  pickupFastPathOf,
+  silentLogger,
+  startInvalidation,
+  startPairedAgentsWithLiveSessions,
+  walletPacked,
+  withRelayStatus,
+  type PairedAgents,
+} from './support.js'
 
 const PICKUP = 'https://didcomm.org/messagepickup/2.0'
 
@@ -54,11 +63,7 @@ describe('live-delivery-change fast path against the Credo path', () => {
       new ImplicitPickup({ redis: p.redis, redisPrefix: p.redisPrefix, liveSessions: sessions, backgroundWrites, logger: silentLogger })
     // Credo's path marks pickup wallets from its message-processed event; the fast path is told directly.
     implicit(writes).attach(p.mediator)
-    const fastPath = createPickupFastPath({
-      agent: p.mediator,
-      kms: p.mediatorKms,
-      queue: p.queue,
-      relay: p.relayClient,
+    const fastPath = pickupFastPathOf(p, {
       socketCloseHandler,
       liveSessions: sessions,
       pickupUsers: implicit(writes),

@@ -12,8 +12,17 @@ import { BackgroundWrites } from '../../src/pickup/background-writes.js'
 import { JobProcessor, type InboundShortcut, type ShortcutResult } from '../../src/inbound/job-processor.js'
 import { isTransientError } from '../../src/inbound/error-classification.js'
 import type { ForwardInvalidation } from '../../src/forward/index.js'
-import { createPickupFastPath } from '../../src/pickup-fast/index.js'
-import { deliverThree as deliverThreeTo, inboundJob, silentLogger, startInvalidation, startPairedAgents, walletPacked, withRelayStatus, type PairedAgents } from './support.js'
+import {
+  deliverThree as deliverThreeTo,
+  inboundJob,
+  pickupFastPathOf,
+  silentLogger,
+  startInvalidation,
+  startPairedAgents,
+  walletPacked,
+  withRelayStatus,
+  type PairedAgents,
+} from './support.js'
 
 const PICKUP = 'https://didcomm.org/messagepickup/2.0'
 
@@ -37,11 +46,7 @@ describe('messages-received fast path against the Credo path', () => {
   beforeAll(async () => {
     p = await startPairedAgents('pickup_equiv')
     const socketCloseHandler = { socketClosed: async (_relayId: string, socketId: string) => void closedSockets.push(socketId) }
-    const fastPath = createPickupFastPath({
-      agent: p.mediator,
-      kms: p.mediatorKms,
-      queue: p.queue,
-      relay: p.relayClient,
+    const fastPath = pickupFastPathOf(p, {
       socketCloseHandler,
     })
     invalidation = await startInvalidation(p, fastPath.caches)

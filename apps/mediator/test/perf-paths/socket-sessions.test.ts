@@ -11,11 +11,19 @@ import {
   DidCommMessagesReceivedV2Message,
   type DidCommEncryptedMessage,
 } from '@credo-ts/didcomm'
-import type { LiveSessionDirectory } from '@mediator/redis'
+import type { LiveSessionDirectory, LiveSessionEntry } from '@mediator/redis'
 import { JobProcessor } from '../../src/inbound/job-processor.js'
 import type { ForwardInvalidation } from '../../src/forward/index.js'
-import { createPickupFastPath, didDigest, SessionTrust, type SessionTrustOptions } from '../../src/pickup-fast/index.js'
-import { deliverThree as deliverThreeTo, inboundJob, silentLogger, startInvalidation, startPairedAgentsWithLiveSessions, type PairedAgents } from './support.js'
+import { didDigest, SessionTrust, type SessionTrustOptions } from '../../src/pickup-fast/index.js'
+import {
+  deliverThree as deliverThreeTo,
+  inboundJob,
+  pickupFastPathOf,
+  silentLogger,
+  startInvalidation,
+  startPairedAgentsWithLiveSessions,
+  type PairedAgents,
+} from './support.js'
 
 const PICKUP = 'https://didcomm.org/messagepickup/2.0'
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -107,11 +115,7 @@ describe('messages on a live socket attributed by its session', () => {
     const common = { agentContext: p.mediator.context, relay: p.relayClient, socketCloseHandler }
     const worker = (sessionTrust: SessionTrustOptions) => {
       const workerRegistry = new Registry()
-      const fastPath = createPickupFastPath({
-        agent: p.mediator,
-        kms: p.mediatorKms,
-        queue: p.queue,
-        relay: p.relayClient,
+      const fastPath = pickupFastPathOf(p, {
         socketCloseHandler,
         liveSessions: sessions,
         registry: workerRegistry,
@@ -180,6 +184,11 @@ describe('messages on a live socket attributed by its session', () => {
   }
 
   const deliverThree = () => deliverThreeTo(p)
+
+  /** A session written straight into the directory, on a socket of the test relay, registered now. */
+  function registerOnSocket(connectionId: string, socketId: string, keys: LiveSessionEntry['keys']): Promise<unknown> {
+    return directory.register(connectionId, { relayId: p.relay.relayId, socketId, transport: 'ws', registeredAt: Date.now(), keys })
+  }
 
   async function confirm(processor: JobProcessor, socketId: string, ids: string[], id = randomUUID()): Promise<unknown[]> {
     return onSocket(processor, socketId, await packed(new DidCommMessagesReceivedV2Message({ messageIdList: ids, id })))
@@ -298,13 +307,7 @@ describe('messages on a live socket attributed by its session', () => {
     const keys = live?.keys as { recipientKeys: string[]; senderKey: string; senderKeyId: string; checkedDids: string[] }
     const socket = randomUUID()
     // The wallet's own session, but checked with a DID the connection no longer has.
-    await directory.register(p.connectionId, {
-      relayId: p.relay.relayId,
-      socketId: socket,
-      transport: 'ws',
-      registeredAt: Date.now(),
-      keys: { ...keys, checkedDids: [didDigest('did:peer:rotated-away')] },
-    })
+    await registerOnSocket(p.connectionId, socket, { ...keys, checkedDids: [didDigest('did:peer:rotated-away')] })
     const late = anotherWorker({ skewMs: 0 })
     for (let i = 0; i < 2; i++) {
       expect(await attribution(async () => void (await confirm(late.processor, socket, [])), late.registry)).toEqual(['messages-received/lookup'])
@@ -318,26 +321,14 @@ describe('messages on a live socket attributed by its session', () => {
     const ourKeyId = ((await directory.lookup(p.connectionId))?.keys as { senderKeyId: string }).senderKeyId
     const socket = randomUUID()
     // Another connection's session on this socket under our key, checked for another wallet's key.
-    await directory.register('another-connection', {
-      relayId: p.relay.relayId,
-      socketId: socket,
-      transport: 'ws',
-      registeredAt: Date.now(),
-      keys: { recipientKeys: ['8HH5gYEeNc3z7PYXmd54d4x6qAfCNrqQqEB3nS7Zfu7K'], senderKey: p.mediatorKey, senderKeyId: ourKeyId, checkedDids: ['x'] },
-    })
+    await registerOnSocket('another-connection', socket, { recipientKeys: ['8HH5gYEeNc3z7PYXmd54d4x6qAfCNrqQqEB3nS7Zfu7K'], senderKey: p.mediatorKey, senderKeyId: ourKeyId, checkedDids: ['x'] })
     const ids = await deliverThree()
     expect(await attribution(async () => void (await confirm(fastProcessor, socket, ids)))).toEqual(['messages-received/lookup'])
     expect(await p.queue.getStats(p.connectionId)).toMatchObject({ pending: 0, inFlight: 0 })
 
     // This wallet's session, as Credo's path saves it (no checked DIDs): looked up.
     const credoSocket = randomUUID()
-    await directory.register(p.connectionId, {
-      relayId: p.relay.relayId,
-      socketId: credoSocket,
-      transport: 'ws',
-      registeredAt: Date.now(),
-      keys: { recipientKeys: [p.walletKey], senderKey: p.mediatorKey, senderKeyId: ourKeyId },
-    })
+    await registerOnSocket(p.connectionId, credoSocket, { recipientKeys: [p.walletKey], senderKey: p.mediatorKey, senderKeyId: ourKeyId })
     expect(await attribution(async () => void (await confirm(fastProcessor, credoSocket, [])))).toEqual(['messages-received/lookup'])
   })
 })

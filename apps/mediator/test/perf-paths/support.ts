@@ -29,6 +29,7 @@ import { BackgroundWrites } from '../../src/pickup/background-writes.js'
 import { ClusterPickupSessionService } from '../../src/pickup/cluster-pickup-session-service.js'
 import { LiveDelivery } from '../../src/pickup/live-delivery.js'
 import { MediatorMetrics } from '../../src/metrics.js'
+import { createPickupFastPath, type PickupFastPathOptions } from '../../src/pickup-fast/index.js'
 import { agentPlatform } from '../support/agent-platform.js'
 import { RecordingRelay } from '../support/recording-relay.js'
 
@@ -237,6 +238,11 @@ export async function startPairedAgentsWithLiveSessions(label: string) {
   })
   if (!live) throw new Error('session service not built')
   return { p, writes, ...live }
+}
+
+/** The pickup fast path of a worker on the paired mediator (its agent, KMS, queue and relay client). */
+export function pickupFastPathOf(p: PairedAgents, options: Omit<PickupFastPathOptions, 'agent' | 'kms' | 'queue' | 'relay'>) {
+  return createPickupFastPath({ agent: p.mediator, kms: p.mediatorKms, queue: p.queue, relay: p.relayClient, ...options })
 }
 
 /** Three messages queued for the wallet and delivered (in flight, unconfirmed); their ids. */
