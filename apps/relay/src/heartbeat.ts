@@ -1,35 +1,32 @@
-/** How many parts of the interval the sweep is spread over. */
+/** How many parts of the interval the sockets are spread over. */
 export const HEARTBEAT_SLICES = 30
 
 export interface HeartbeatSweepOptions {
   intervalMs: number
-  /**
-   * Sweeps the next `share` of the sockets (a fraction of all of them; 1 / slices per turn), going on
-   * where the last call stopped, so that every socket is swept once per round of `slices` turns.
-   */
-  sweep: (share: number) => void
+  /** Sweeps the sockets of one slice (0 .. slices - 1). */
+  sweep: (slice: number) => void
   slices?: number
   now?: () => number
 }
 
 /**
  * One timer for all sockets, no per-socket timers, so memory and timer churn stay flat with the
- * number of sockets. Each tick sweeps the next thirtieth of the sockets: every socket is still pinged
- * once per interval, but the pings leave a few hundred at a time instead of all at once. Pinging every
- * socket in one tick sent 16,700 pings per relay at the same instant (and relays started together ping
- * together), and the balancer and the wallets answered all of them at once: forwards caught in that
- * burst waited seconds.
+ * number of sockets. Each socket belongs to one of `slices` slices, and each tick sweeps the slices
+ * whose turn has come: every socket is still pinged once per interval, but the pings leave a few
+ * hundred at a time instead of all at once. Pinging every socket in one tick sent 16,700 pings per
+ * relay at the same instant (and relays started together ping together), and the balancer and the
+ * wallets' side answered all of them at once: forwards caught in that burst waited seconds.
  *
- * Turns are counted from the clock, not from the ticks: a tick that comes late (a blocked event loop)
- * sweeps the share of every turn it missed (at most one round), so no socket goes unpinged, or
- * unjudged, for longer than it would with a single sweep.
+ * Slices are counted from the clock, not from the ticks: a tick that comes late (a blocked event
+ * loop) sweeps every slice it missed, so no socket goes unpinged, or unjudged, for longer than it would
+ * with a single sweep.
  */
 export class HeartbeatSweep {
   private timer: NodeJS.Timeout | undefined
   private readonly slices: number
   private readonly sliceMs: number
   private readonly now: () => number
-  /** The last turn swept, counted from the epoch. */
+  /** The last slice swept, counted from the epoch (slice number = count % slices). */
   private last = 0
 
   public constructor(private readonly options: HeartbeatSweepOptions) {
@@ -50,13 +47,12 @@ export class HeartbeatSweep {
     this.timer = undefined
   }
 
-  /** Sweeps the share of each turn that came since the last tick (at most a whole round). */
+  /** Sweeps each slice whose turn came since the last tick, each at most once. */
   public tick(): void {
     const current = this.current()
-    const due = Math.min(current - this.last, this.slices)
-    if (due <= 0) return
-    this.last = current
-    this.options.sweep(due / this.slices)
+    const from = Math.max(this.last + 1, current - this.slices + 1)
+    for (let n = from; n <= current; n++) this.options.sweep(n % this.slices)
+    this.last = Math.max(this.last, current)
   }
 
   private current(): number {

@@ -82,7 +82,7 @@ export function buildRelay(config: RelayConfig, deps: RelayDeps = {}): Relay {
   const isDraining = () => draining
 
   const gateway = new WsGateway({ config, queue, order, metrics, recentlyClosed, logger, isDraining })
-  const sweep = new HeartbeatSweep({ intervalMs: config.heartbeatIntervalMs, sweep: (share) => gateway.sweep(share) })
+  const sweep = new HeartbeatSweep({ intervalMs: config.heartbeatIntervalMs, sweep: (slice) => gateway.sweep(slice) })
 
   const publicApp: FastifyInstance = Fastify({
     logger: false,

@@ -13,6 +13,7 @@ import { inspectEnvelope } from './envelope.js'
 import { NO_HEADERS, pickHeaders } from './headers.js'
 import { takeToken } from './rate-limit.js'
 import { addWithRetry, inboundAddInFlight, storeMessage } from './enqueue-retry.js'
+import { HEARTBEAT_SLICES } from './heartbeat.js'
 
 /** WebSocket close codes the relay uses, with the reason it gives. */
 export const CloseCode = {
@@ -41,6 +42,8 @@ export class RelaySocket extends WebSocket {
   public refilledAt = 0
   /** Cleared at each heartbeat sweep, set again by the pong. */
   public alive = true
+  /** Which slice of the heartbeat interval pings it (HeartbeatSweep). */
+  public heartbeatSlice = 0
   /** A job add for this socket is in flight; frames wait in `backlog`, the socket is paused. */
   public busy = false
   public backlog: PumpItem[] | null = null
@@ -71,10 +74,7 @@ interface WsGatewayDeps {
 export class WsGateway {
   private readonly wss: WebSocketServer
   private readonly sockets = new Map<string, RelaySocket>()
-  /** Where the heartbeat's round has got to: a Map iterator sees sockets added after it began. */
-  private sweepRound: Iterator<RelaySocket> | undefined
-  /** Sockets the heartbeat owes a visit, fractions carried over, so a round lasts the interval at any size. */
-  private sweepOwed = 0
+  private nextHeartbeatSlice = 0
   private activePumps = 0
   private idleWaiters: Array<() => void> = []
   // ws calls listeners with `this` = the socket, which is always a RelaySocket here (see `WebSocket` option).
@@ -170,23 +170,10 @@ export class WsGateway {
     return 200
   }
 
-  /**
-   * Heartbeat tick: the next `share` of the sockets (a fraction of them), in the order they came, going
-   * on from the last tick: terminate those that missed their last ping, ping the rest. A round ends
-   * when every socket was visited once; the next tick starts the next round.
-   */
-  public sweep(share: number): void {
-    this.sweepOwed = Math.min(this.sweepOwed + this.sockets.size * share, this.sockets.size)
-    this.sweepRound ??= this.sockets.values()
-    for (; this.sweepOwed >= 1; this.sweepOwed--) {
-      const next = this.sweepRound.next()
-      if (next.done) {
-        this.sweepRound = undefined
-        this.sweepOwed = 0
-        this.deps.recentlyClosed.prune()
-        return
-      }
-      const ws = next.value
+  /** Heartbeat tick for one slice: terminate its sockets that missed their last ping, ping the rest. */
+  public sweep(slice: number): void {
+    for (const ws of this.sockets.values()) {
+      if (ws.heartbeatSlice !== slice) continue
       // A socket paused for a job add reads nothing, its pong included: a slow Redis is not the
       // wallet's silence. Its pong is read once the add is done, and the next sweep judges it.
       if (!ws.alive && !ws.busy) {
@@ -198,6 +185,7 @@ export class WsGateway {
       ws.alive = false
       if (ws.readyState === WebSocket.OPEN) ws.ping()
     }
+    if (slice === 0) this.deps.recentlyClosed.prune()
   }
 
   /**
@@ -249,6 +237,9 @@ export class WsGateway {
     ws.headers = pickHeaders(req.headers, this.deps.config.forwardHeaders)
     ws.tokens = this.deps.config.rateLimitBurst
     ws.refilledAt = Date.now()
+    // In turn, so each slice holds an even share whatever order sockets come and go in.
+    ws.heartbeatSlice = this.nextHeartbeatSlice
+    this.nextHeartbeatSlice = (this.nextHeartbeatSlice + 1) % HEARTBEAT_SLICES
     this.sockets.set(ws.socketId, ws)
     this.deps.metrics.openSockets.inc()
     ws.on('message', this.onMessage)

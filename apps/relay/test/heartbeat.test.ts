@@ -63,32 +63,35 @@ describe('the heartbeat and a socket waiting on a slow job add', () => {
 describe('HeartbeatSweep', () => {
   const swept = (intervalMs: number, slices: number) => {
     let now = 0
-    const shares: number[] = []
-    const sweep = new HeartbeatSweep({ intervalMs, slices, sweep: (share) => shares.push(share), now: () => now })
-    return { sweep, shares, at: (ms: number) => void (now = ms) }
+    const seen: number[] = []
+    const sweep = new HeartbeatSweep({ intervalMs, slices, sweep: (slice) => seen.push(slice), now: () => now })
+    return { sweep, seen, at: (ms: number) => void (now = ms) }
   }
 
-  it('sweeps one share per turn, once per turn', () => {
+  it('sweeps one slice per turn, in order, round after round', () => {
     const h = swept(1_000, 4)
     h.sweep.start()
     h.sweep.stop()
     for (let t = 250; t <= 2_000; t += 250) {
       h.at(t)
       h.sweep.tick()
-      h.sweep.tick()
     }
-    expect(h.shares).toEqual(Array(8).fill(0.25))
+    expect(h.seen).toEqual([1, 2, 3, 0, 1, 2, 3, 0])
+    // A second tick within the same turn sweeps nothing more.
+    h.sweep.tick()
+    expect(h.seen).toHaveLength(8)
   })
 
-  it('sweeps the shares of the turns a late tick missed, a whole round at most', () => {
+  it('sweeps every slice a late tick missed, each once, even after more than a round', () => {
     const h = swept(1_000, 4)
     h.sweep.start()
     h.sweep.stop()
     h.at(600)
     h.sweep.tick()
+    expect(h.seen).toEqual([1, 2])
     h.at(5_100)
     h.sweep.tick()
-    expect(h.shares).toEqual([0.5, 1])
+    expect(h.seen.slice(2).sort()).toEqual([0, 1, 2, 3])
   })
 })
 
