@@ -14,6 +14,7 @@ import { NO_HEADERS, pickHeaders } from './headers.js'
 import { takeToken } from './rate-limit.js'
 import { addWithRetry, inboundAddInFlight, storeMessage } from './enqueue-retry.js'
 import { HEARTBEAT_SLICES } from './heartbeat.js'
+import { SocketTable } from './socket-table.js'
 
 /** WebSocket close codes the relay uses, with the reason it gives. */
 export const CloseCode = {
@@ -42,8 +43,6 @@ export class RelaySocket extends WebSocket {
   public refilledAt = 0
   /** Cleared at each heartbeat sweep, set again by the pong. */
   public alive = true
-  /** Which slice of the heartbeat interval pings it (HeartbeatSweep). */
-  public heartbeatSlice = 0
   /** A job add for this socket is in flight; frames wait in `backlog`, the socket is paused. */
   public busy = false
   public backlog: PumpItem[] | null = null
@@ -73,8 +72,8 @@ interface WsGatewayDeps {
 /** Accepts WebSocket upgrades, turns frames into jobs in order, and writes to sockets on request. */
 export class WsGateway {
   private readonly wss: WebSocketServer
-  private readonly sockets = new Map<string, RelaySocket>()
-  private nextHeartbeatSlice = 0
+  /** By id, in the heartbeat's slices. */
+  private readonly sockets = new SocketTable<RelaySocket>(HEARTBEAT_SLICES)
   private activePumps = 0
   private idleWaiters: Array<() => void> = []
   // ws calls listeners with `this` = the socket, which is always a RelaySocket here (see `WebSocket` option).
@@ -172,8 +171,7 @@ export class WsGateway {
 
   /** Heartbeat tick for one slice: terminate its sockets that missed their last ping, ping the rest. */
   public sweep(slice: number): void {
-    for (const ws of this.sockets.values()) {
-      if (ws.heartbeatSlice !== slice) continue
+    for (const ws of this.sockets.inSlice(slice)) {
       // A socket paused for a job add reads nothing, its pong included: a slow Redis is not the
       // wallet's silence. Its pong is read once the add is done, and the next sweep judges it.
       if (!ws.alive && !ws.busy) {
@@ -237,9 +235,6 @@ export class WsGateway {
     ws.headers = pickHeaders(req.headers, this.deps.config.forwardHeaders)
     ws.tokens = this.deps.config.rateLimitBurst
     ws.refilledAt = Date.now()
-    // In turn, so each slice holds an even share whatever order sockets come and go in.
-    ws.heartbeatSlice = this.nextHeartbeatSlice
-    this.nextHeartbeatSlice = (this.nextHeartbeatSlice + 1) % HEARTBEAT_SLICES
     this.sockets.set(ws.socketId, ws)
     this.deps.metrics.openSockets.inc()
     ws.on('message', this.onMessage)
