@@ -16,7 +16,7 @@ export { CreatedDidCache, CachingDidCommDocumentService, registerCachingDocument
 export { ConnectionsByKeys, type KeyedConnection, type ConnectionsByKeysOptions } from './connections-by-keys.js'
 export { ConnectionByKeysQuery, CONNECTION_BY_KEYS_STATEMENT, type ConnectionByKeys, type ConnectionByKeysResult } from './connection-by-keys-query.js'
 export { OurKeys, type OurKey, type OurKeysOptions } from './our-keys.js'
-export { SessionTrust, SocketSessions, didDigest, sameSession, type SessionTrustOptions, type SocketSession, type SocketSessionFound } from './socket-sessions.js'
+export { SessionTrust, SocketSessions, didDigest, type SessionTrustOptions, type SocketSession, type SocketSessionFound } from './socket-sessions.js'
 export {
   PickupShortcut,
   StatusReplyUndeliverableError,

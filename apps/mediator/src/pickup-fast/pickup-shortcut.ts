@@ -9,7 +9,7 @@ import { ENVELOPE_ENC, isEnvelope, readProtectedHeader } from '../forward/envelo
 import { isDecryptionFailure, openEnvelopeBody, openSenderKey, type EnvelopePacker, type PeerKeyCache } from '../forward/envelope-crypto.js'
 import type { ConnectionsByKeys } from './connections-by-keys.js'
 import type { OurKeys } from './our-keys.js'
-import { didDigest, sameSession, type SocketSession, type SocketSessionFound, type SocketSessions } from './socket-sessions.js'
+import { didDigest, sameSession, type SocketSession, type SocketSessions } from './socket-sessions.js'
 import type { LiveSessionStarter } from '../pickup/cluster-pickup-session-service.js'
 import type { PickupUsers } from '../pickup/implicit-pickup.js'
 import { readFastPickupRequest, statusMessageJson, type FastPickupRequest } from './pickup-messages.js'
@@ -129,7 +129,7 @@ export class PickupShortcut implements InboundShortcut {
     // trusted vouches for it, so that the socket's next ones need no lookup.
     const vouching =
       found && !found.trusted && request.kind === 'messages-received'
-        ? this.vouch(job, found, { connectionId, theirKey, ourKeyId: ourKey.keyId, checkedDids }, checkedAt, connectionLog)
+        ? this.vouch(job, found.session, { connectionId, theirKey, ourKeyId: ourKey.keyId, checkedDids }, checkedAt, connectionLog)
         : undefined
     this.deps.pickupUsers?.markPickupUser(connectionId)
     let registering: Promise<void> | undefined
@@ -162,10 +162,10 @@ export class PickupShortcut implements InboundShortcut {
   }
 
   /** Stamps the socket's session as checked, if the lookup found exactly it; a failure costs only speed. */
-  private async vouch(job: InboundMessageJob, found: SocketSessionFound, looked: SocketSession, checkedAt: number, log: Logger): Promise<void> {
-    if (!this.deps.socketSessions || !sameSession(found.session, looked)) return
+  private async vouch(job: InboundMessageJob, session: SocketSession, looked: SocketSession, checkedAt: number, log: Logger): Promise<void> {
+    if (!this.deps.socketSessions || !sameSession(session, looked)) return
     try {
-      const vouched = await this.deps.socketSessions.vouch(job.relayId, job.socketId, found.session, checkedAt)
+      const vouched = await this.deps.socketSessions.vouch(job.relayId, job.socketId, session, checkedAt)
       log.debug({ vouched, socketId: job.socketId }, 'socket session checked against storage')
     } catch (error) {
       log.warn({ err: error, socketId: job.socketId }, 'stamping a checked socket session failed')
